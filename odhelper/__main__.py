@@ -1,0 +1,3 @@
+from odhelper.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Dataset stages: read and validate LabelImg XML, split, write TFRecords."""

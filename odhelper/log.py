@@ -1,0 +1,144 @@
+"""Logging in the seed tool's format, stage timers and JSON timing records.
+
+    [INFO|main.py:24] 2018-06-04 12:18:01,556 > Transfer learning start
+    [INFO|main.py:31] 2018-06-04 12:45:52,901 > Transfer learning Success [ Total learning time : 0 Hour 27 Minute 51 Second ]
+
+Every stage also appends one JSON line to `<output dir>/timings.jsonl`.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from absl import logging as absl_logging
+
+FORMAT = "[%(levelname)s|%(filename)s:%(lineno)d] %(asctime)s > %(message)s"
+LOG_FILE = "odhelper.log"
+TIMINGS_FILE = "timings.jsonl"
+
+_state: dict[str, Any] = {"dir": None, "file_handler": None}
+
+info = absl_logging.info
+warning = absl_logging.warning
+error = absl_logging.error
+
+
+def _absl_logger() -> logging.Logger:
+    return absl_logging.get_absl_logger()
+
+
+def setup(output_dir: str | os.PathLike | None = None, verbose: bool = False) -> None:
+    """Format absl logging like the seed tool, to stderr and `output_dir/odhelper.log`."""
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():  # silences "Logging before flag parsing"
+        flags.FLAGS.mark_as_parsed()
+    formatter = logging.Formatter(FORMAT)
+    handler = absl_logging.get_absl_handler()
+    handler.setFormatter(formatter)
+    absl_logging.use_absl_handler()
+    absl_logging.set_verbosity(absl_logging.DEBUG if verbose else absl_logging.INFO)
+    logger = _absl_logger()
+    if _state["file_handler"] is not None:
+        logger.removeHandler(_state["file_handler"])
+        _state["file_handler"].close()
+        _state["file_handler"] = None
+    _state["dir"] = None
+    if output_dir is not None:
+        directory = Path(output_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(directory / LOG_FILE, encoding="utf-8")
+        file_handler.setFormatter(formatter)
+        logger.addHandler(file_handler)
+        _state.update(dir=directory, file_handler=file_handler)
+
+
+def output_dir() -> Path | None:
+    """The directory that receives odhelper.log and timings.jsonl, if set."""
+    return _state["dir"]
+
+
+def hms(seconds: float) -> str:
+    """'0 Hour 27 Minute 51 Second', as the seed tool printed durations."""
+    whole = int(round(seconds))
+    return f"{whole // 3600} Hour {whole % 3600 // 60} Minute {whole % 60} Second"
+
+
+def bracket(fields: dict[str, Any]) -> str:
+    """'[ model : ssd, num steps : 10 ]' as in the seed tool's lines."""
+    if not fields:
+        return ""
+    return "[ " + ", ".join(f"{k} : {v}" for k, v in fields.items()) + " ]"
+
+
+def record(entry: dict[str, Any]) -> None:
+    """Append one JSON line to timings.jsonl in the output dir (if any)."""
+    directory = _state["dir"]
+    if directory is None:
+        return
+    with open(directory / TIMINGS_FILE, "a", encoding="utf-8") as stream:
+        stream.write(json.dumps(entry, default=str) + "\n")
+
+
+class Stage:
+    """Mutable handle of a running stage: add fields for the success line/JSON."""
+
+    def __init__(self, name: str, what: str, fields: dict[str, Any]):
+        self.name, self.what, self.fields = name, what, dict(fields)
+        self.extra: dict[str, Any] = {}
+        self.started = time.time()
+
+
+@contextlib.contextmanager
+def stage(name: str, what: str | None = None, **fields: Any) -> Iterator[Stage]:
+    """Log `<name> start`, then `<name> Success [ Total <what> time : ... ]` or
+    `<name> Failed [...]`, and append a JSON record either way.
+
+    Put result fields (metrics, counts) on `handle.extra` inside the block.
+    """
+    handle = Stage(name, what or name, fields)
+    info("%s", f"{name} start {bracket(fields)}".rstrip())
+    clock = time.perf_counter()
+    status, reason = "success", None
+    try:
+        yield handle
+    except BaseException as exc:  # noqa: B902 - also Ctrl-C: record, then re-raise
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        reason = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        seconds = time.perf_counter() - clock
+        total = f"[ Total {handle.what} time : {hms(seconds)} ]"
+        if status == "success":
+            info("%s", f"{name} Success {total} {bracket(handle.extra)}".rstrip())
+        else:
+            error("%s Failed [ reason : %s ] %s", name, reason, total)
+        record({
+            "stage": name, "status": status, "reason": reason,
+            "start": dt.datetime.fromtimestamp(handle.started).isoformat(timespec="milliseconds"),
+            "end": dt.datetime.now().isoformat(timespec="milliseconds"),
+            "seconds": round(seconds, 3), **handle.fields, **handle.extra,
+        })
+
+
+def progress(iterable: Iterable | None = None, **kwargs: Any):
+    """A tqdm progress bar on stderr, quiet when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    kwargs.setdefault("disable", None if sys.stderr.isatty() else True)
+    kwargs.setdefault("dynamic_ncols", True)
+    return tqdm(iterable, **kwargs)
+
+
+# Report the caller's file:line, not this module's, for lines written here.
+for _function in ("stage", "__exit__", "__enter__"):
+    absl_logging.ABSLLogger.register_frame_to_skip(__file__, _function)
+absl_logging.ABSLLogger.register_frame_to_skip(contextlib.__file__, "__exit__")
+absl_logging.ABSLLogger.register_frame_to_skip(contextlib.__file__, "__enter__")

@@ -1,0 +1,47 @@
+"""The one door to the TF2 Object Detection API.
+
+Nothing in odhelper imports `object_detection` except through `api()`, which
+applies every compat fix first (see compat.py) and returns the OD API modules
+the project uses.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import types
+
+_MODULES = {
+    "config_util": "object_detection.utils.config_util",
+    "label_map_util": "object_detection.utils.label_map_util",
+    "visualization_utils": "object_detection.utils.visualization_utils",
+    "model_builder": "object_detection.builders.model_builder",
+    "optimizer_builder": "object_detection.builders.optimizer_builder",
+    "inputs": "object_detection.inputs",
+    "model_lib": "object_detection.model_lib",
+    "model_lib_v2": "object_detection.model_lib_v2",
+    "eval_util": "object_detection.eval_util",
+    "exporter_lib_v2": "object_detection.exporter_lib_v2",
+    "tf_example_decoder": "object_detection.data_decoders.tf_example_decoder",
+    "standard_fields": "object_detection.core.standard_fields",
+    "coco_evaluation": "object_detection.metrics.coco_evaluation",
+    "coco_tools": "object_detection.metrics.coco_tools",
+    "object_detection_evaluation": "object_detection.utils.object_detection_evaluation",
+    "pipeline_pb2": "object_detection.protos.pipeline_pb2",
+    "string_int_label_map_pb2": "object_detection.protos.string_int_label_map_pb2",
+}
+
+
+@functools.lru_cache(maxsize=None)
+def api() -> types.SimpleNamespace:
+    """Return the OD API modules, after applying the compat fixes once."""
+    from odhelper.od import compat
+
+    compat.apply()
+    return types.SimpleNamespace(
+        **{name: importlib.import_module(path) for name, path in _MODULES.items()})
+
+
+def tflite_exporter():
+    """The SSD TFLite export module (imported only when asked for)."""
+    api()
+    return importlib.import_module("object_detection.export_tflite_graph_lib_tf2")

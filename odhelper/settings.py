@@ -1,0 +1,98 @@
+"""Typed options: each stage declares a dataclass; this turns it into flags.
+
+A field's metadata holds its flags and help, so the dataclass is the one
+source of every option and its default (shown by `--help`, saved in run.yaml).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import enum
+import typing
+from pathlib import Path
+from typing import Any, Sequence
+
+from odhelper.errors import UsageError
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", flags: Sequence[str] = (),
+           choices: Sequence[Any] | None = None, factory: Any = None, cli: bool = True):
+    """A dataclass field that is also a command-line flag."""
+    metadata = {"help": help, "flags": tuple(flags), "choices": choices, "cli": cli}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _base_type(annotation: Any) -> tuple[type, bool]:
+    """(element type, is_list) for `int`, `str | None`, `list[str]`, `Path`..."""
+    if isinstance(annotation, str):
+        annotation = eval(annotation, vars(typing) | {"Path": Path})  # noqa: S307
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin in (list, tuple, Sequence):
+        return args[0], True
+    if args and origin is not None:
+        return _base_type(args[0])
+    return annotation, False
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one flag per field of dataclass `cls`."""
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        meta = field.metadata
+        if not meta.get("cli", True):
+            continue
+        kind, is_list = _base_type(hints[field.name])
+        flags = list(meta.get("flags") or ()) + ["--" + field.name.replace("_", "-")]
+        kwargs: dict[str, Any] = {"dest": field.name, "help": meta.get("help", "")}
+        default = (field.default if field.default is not dataclasses.MISSING
+                   else field.default_factory() if field.default_factory is not dataclasses.MISSING
+                   else None)
+        if kind is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = kind if kind is not Any else str
+            if is_list:
+                kwargs["nargs"] = "*"
+            if meta.get("choices"):
+                kwargs["choices"] = meta["choices"]
+        if default is not None and kind is not bool:
+            kwargs["help"] += f" (default: {default})"
+        kwargs["default"] = argparse.SUPPRESS
+        parser.add_argument(*dict.fromkeys(flags), **kwargs)
+
+
+def from_namespace(cls: type, namespace: argparse.Namespace, **overrides: Any):
+    """Build dataclass `cls` from parsed flags (unset flags keep defaults)."""
+    values = {f.name: getattr(namespace, f.name) for f in dataclasses.fields(cls)
+              if hasattr(namespace, f.name)}
+    values.update(overrides)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """Plain, YAML/JSON-friendly dict of a (nested) options dataclass."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, enum.Enum):
+            return value.value
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+    return {k: plain(v) for k, v in dataclasses.asdict(obj).items()}
+
+
+def save_yaml(obj: Any, path: str | Path) -> None:
+    """Write the options as YAML, atomically (run.yaml)."""
+    import yaml
+
+    from odhelper import files
+    files.write_text(path, yaml.safe_dump(to_dict(obj), sort_keys=False))
