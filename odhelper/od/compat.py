@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import types
+import warnings
 
 # Must be set before TensorFlow is first imported: the OD API needs Keras 2.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -178,7 +179,8 @@ def per_category_stats(coco_eval):
 
     def mean_valid(values, axis):
         values = np.where(values > -1, values, np.nan)
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # all-NaN rows: class absent -> -1
+            warnings.simplefilter("ignore", RuntimeWarning)
             out = np.nanmean(values, axis=axis)
         return np.where(np.isnan(out), -1.0, out)
 
