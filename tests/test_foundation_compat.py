@@ -90,6 +90,36 @@ def test_pascal_metrics_run_under_numpy_2(od):
     assert metrics["PascalBoxes_Precision/mAP@0.5IOU"] == pytest.approx(0.5)
 
 
+def test_pascal_batched_eval_ignores_ground_truth_padding(od):
+    """Fix 8: a batched eval dict with ground truth padded to 100 rows (as the
+    eval input pads it) scores the same as the unpadded one: both classes AP 1."""
+    import tensorflow as tf
+
+    fields = od.standard_fields
+    categories = [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
+    gt = np.zeros((1, 100, 4), np.float32)
+    gt[0, :2] = [[10, 10, 50, 50], [60, 60, 90, 90]]
+    gt_classes = np.ones((1, 100), np.int64)  # padding: argmax(zeros) + 1 == 1
+    gt_classes[0, 1] = 2
+    scores = np.zeros((1, 100), np.float32)
+    scores[0, :2] = 0.9
+    det_classes = np.ones((1, 100), np.float32)
+    det_classes[0, 1] = 2
+    evaluator = od.object_detection_evaluation.PascalDetectionEvaluator(categories)
+    evaluator.add_eval_dict({
+        fields.InputDataFields.key: tf.constant(["img"]),
+        fields.InputDataFields.groundtruth_boxes: tf.constant(gt),
+        fields.InputDataFields.groundtruth_classes: tf.constant(gt_classes),
+        fields.InputDataFields.num_groundtruth_boxes: tf.constant([2]),
+        fields.DetectionResultFields.detection_boxes: tf.constant(gt.copy()),
+        fields.DetectionResultFields.detection_scores: tf.constant(scores),
+        fields.DetectionResultFields.detection_classes: tf.constant(det_classes),
+        fields.DetectionResultFields.num_detections: tf.constant([2.0])})
+    metrics = evaluator.evaluate()
+    assert metrics["PascalBoxes_PerformanceByCategory/AP@0.5IOU/cat"] == pytest.approx(1.0)
+    assert metrics["PascalBoxes_PerformanceByCategory/AP@0.5IOU/dog"] == pytest.approx(1.0)
+
+
 def test_coco_per_category_stats_match_overall(od):
     """Fix 6: per-category COCO stats exist, and their mean is the overall mAP."""
     categories = [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]

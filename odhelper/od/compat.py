@@ -166,6 +166,48 @@ def _coco_category_stats() -> bool:
     return True
 
 
+def _pascal_unpads_ground_truth() -> bool:
+    """ObjectDetectionEvaluator.add_eval_dict (Pascal VOC, OID) ignores
+    num_groundtruth_boxes: ground truth padded to max_number_of_boxes arrives as
+    unmatched class-1 boxes and class 1's AP collapses. Cut each image's ground
+    truth and detections to their real counts, as the COCO evaluator does."""
+    from object_detection.core import standard_fields as fields
+    from object_detection.utils import object_detection_evaluation as ode
+
+    evaluator = ode.ObjectDetectionEvaluator
+    if getattr(evaluator, "_odhelper_unpads", False):
+        return False
+    original = evaluator.add_eval_dict
+    inputs, results = fields.InputDataFields, fields.DetectionResultFields
+    counted = {inputs.num_groundtruth_boxes: (
+                   inputs.groundtruth_boxes, inputs.groundtruth_classes,
+                   inputs.groundtruth_difficult, inputs.groundtruth_instance_masks),
+               results.num_detections: (
+                   results.detection_boxes, results.detection_scores,
+                   results.detection_classes, results.detection_masks)}
+
+    def add_eval_dict(self, eval_dict):
+        import numpy as np
+        import tensorflow as tf
+
+        if not tf.executing_eagerly() or not all(k in eval_dict for k in counted):
+            return original(self, eval_dict)
+        image_ids = np.asarray(eval_dict[inputs.key]).reshape(-1)
+        for i, image_id in enumerate(image_ids):
+            one = {}
+            for count_key, keys in counted.items():
+                n = int(np.asarray(eval_dict[count_key]).reshape(-1)[i])
+                one.update({k: np.asarray(eval_dict[k])[i][:n]
+                            for k in keys if k in eval_dict})
+            self.add_single_ground_truth_image_info(image_id, one)
+            self.add_single_detected_image_info(image_id, one)
+        return None
+
+    evaluator.add_eval_dict = add_eval_dict
+    evaluator._odhelper_unpads = True
+    return True
+
+
 def per_category_stats(coco_eval):
     """[12, num_categories] array: AP, AP50, AP75, AP s/m/l, AR1/10/100, AR s/m/l."""
     import numpy as np
@@ -209,7 +251,8 @@ _FIXES_BEFORE_IMPORT = (
     ("Pillow getsize", _pillow_getsize),
     ("numpy aliases", _numpy_aliases),
 )
-_FIXES_AFTER_IMPORT = (("COCO per-category stats", _coco_category_stats),)
+_FIXES_AFTER_IMPORT = (("COCO per-category stats", _coco_category_stats),
+                       ("Pascal unpads ground truth", _pascal_unpads_ground_truth))
 ALL_FIXES = tuple(name for name, _ in _FIXES_BEFORE_IMPORT + _FIXES_AFTER_IMPORT)
 
 
