@@ -1,0 +1,307 @@
+"""`odhelper tfrecord` as a library: discover -> inspect -> split -> shard -> outputs.
+
+    build_dataset(TfrecordOptions) -> dict      (the dataset.json content)
+    dataset_is_current(TfrecordOptions) -> bool (fingerprint matches, shards present)
+
+Outputs appear in an order that keeps the folder consistent if the process is
+killed: the old dataset.json is removed first, shards are written to temp files
+and renamed when all are complete, dataset.json comes last.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing
+import random
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from odhelper import __version__, files, log
+from odhelper.data import discover, labelmap, recordio, split, summary, worker
+from odhelper.data.options import TfrecordOptions
+from odhelper.data.problems import Report, problem
+from odhelper.errors import OdhelperError
+
+FORMAT_VERSION = 1
+SHARD_BYTES = 150 * 1024 * 1024
+SERIAL_BELOW = 48  # images; fewer are inspected in-process (no pool start-up)
+DATASET_JSON = "dataset.json"
+
+
+def fingerprint(options: TfrecordOptions, index: discover.FileIndex) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"format": FORMAT_VERSION, **options.affecting_output()},
+                             sort_keys=True).encode())
+    digest.update(discover.fingerprint_files(index).encode())
+    if options.label_map:
+        digest.update(Path(options.label_map).read_bytes())
+    return digest.hexdigest()
+
+
+def dataset_is_current(options: TfrecordOptions) -> bool:
+    """True when the dataset folder was built from these inputs with these options."""
+    path = options.output / DATASET_JSON
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not options.input.is_dir():
+        return False
+    index = discover.build_index(options.input, options.images)
+    if recorded.get("fingerprint") != fingerprint(options, index):
+        return False
+    shards = [name for part in recorded.get("splits", {}).values() for name in part["shards"]]
+    return all((options.output / name).is_file() for name in shards)
+
+
+def _pool(options: TfrecordOptions, context: worker.Context, jobs: int):
+    workers = min(options.worker_count, max(1, jobs))
+    if workers <= 1:
+        worker.install(context)
+        return None
+    # fork is fastest, but not safe once TensorFlow (threads) lives in this process
+    # (e.g. `odhelper run` or the demo calling us after training started).
+    safe_to_fork = "tensorflow" not in sys.modules
+    method = "fork" if safe_to_fork and "fork" in multiprocessing.get_all_start_methods() \
+        else "spawn"
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                               initializer=worker.install, initargs=(context,))
+    pool.submit(int).result()  # start the workers now, before any thread of ours exists
+    return pool
+
+
+def _inspect_all(xml_files: list[str], pool) -> list[worker.Item]:
+    bar = log.progress(total=len(xml_files), desc="inspect", unit="img")
+    items: list[worker.Item] = []
+    if pool is None:
+        for path in xml_files:
+            items.append(worker.inspect(path))
+            bar.update()
+    else:
+        size = max(8, min(256, len(xml_files) // (pool._max_workers * 8) or 1))
+        chunks = [xml_files[i:i + size] for i in range(0, len(xml_files), size)]
+        for result in pool.map(worker.inspect_many, chunks):
+            items.extend(result)
+            bar.update(len(result))
+    bar.close()
+    return items
+
+
+def _select(items: list[worker.Item], options: TfrecordOptions, report: Report):
+    """Usable items (first annotation per image wins), twins grouped; problems reported."""
+    chosen: list[worker.Item] = []
+    seen: dict[str, str] = {}
+    for item in items:
+        report.extend(item.problems)
+        if not item.usable:
+            continue
+        if item.image_path in seen:
+            report.add(problem(item.xml, "image_annotated_twice",
+                               f"{item.image_name} is already annotated by {seen[item.image_path]}"))
+            continue
+        seen[item.image_path] = item.xml
+        if not item.boxes:
+            if not options.keep_empty:
+                report.add(problem(item.xml, "no_objects", "no boxes left to train on"))
+                continue
+            report.add(problem(item.xml, "negative_image", item.image_name))
+        chosen.append(item)
+    groups: dict[str, list[worker.Item]] = {}
+    for item in chosen:
+        groups.setdefault(item.sha256, []).append(item)
+    for twins in groups.values():
+        if len(twins) > 1:
+            names = ", ".join(t.image_name for t in twins[:4]) + (
+                f" and {len(twins) - 4} more" if len(twins) > 4 else "")
+            for twin in twins:
+                report.add(problem(twin.xml, "identical_images", f"same bytes as: {names}"))
+    return chosen, groups
+
+
+def _split(groups: dict[str, list[worker.Item]], options: TfrecordOptions) -> dict[str, list]:
+    units = []
+    for key, twins in groups.items():
+        unit = split.Unit(key, len(twins))
+        for twin in twins:
+            for name in {b.name for b in twin.boxes}:
+                unit.class_images[name] = unit.class_images.get(name, 0) + 1
+            for box in twin.boxes:
+                unit.class_boxes[box.name] = unit.class_boxes.get(box.name, 0) + 1
+        units.append(unit)
+    sides = split.split_units(units, 1.0 - options.train_fraction, options.seed)
+    parts: dict[str, list[worker.Item]] = {split.TRAIN: [], split.VALIDATE: []}
+    for key, twins in groups.items():
+        parts[sides[key]].extend(twins)
+    for side, items in parts.items():  # a seeded, order-independent shuffle
+        items.sort(key=lambda i: (i.sha256, i.image_name))
+        random.Random(f"{options.seed}:{side}").shuffle(items)
+    return parts
+
+
+def _shard_counts(parts: dict[str, list], options: TfrecordOptions) -> dict[str, int]:
+    sizes = {side: sum(i.nbytes for i in items) for side, items in parts.items()}
+    counts = {}
+    for side, items in parts.items():
+        if not items:
+            counts[side] = 0
+        elif options.shards and side == split.TRAIN:
+            counts[side] = options.shards
+        elif options.shards:
+            share = sizes[side] / max(1, sizes[split.TRAIN])
+            counts[side] = math.ceil(options.shards * share)
+        else:
+            counts[side] = math.ceil(sizes[side] / SHARD_BYTES)
+        counts[side] = max(1 if items else 0, min(counts[side], len(items)))
+    return counts
+
+
+def _write_shards(parts, counts, label_ids, pool, output: Path, meanwhile
+                  ) -> dict[str, list[str]]:
+    """Write all shards (in the pool if any), run `meanwhile()` in this process as
+    they are written, and rename them into place once all are complete."""
+    jobs, names = [], {}
+    for side, items in parts.items():
+        names[side] = recordio.shard_names(side, counts[side])
+        for number, name in enumerate(names[side]):
+            jobs.append((str(output / name), items[number::counts[side]], label_ids))
+    total = sum(len(items) for items in parts.values())
+    bar = log.progress(total=total, desc="write", unit="img")
+    results = []
+    try:
+        if pool is None:
+            meanwhile()
+            for job in jobs:
+                results.append(worker.write_shard(*job))
+                bar.update(results[-1]["records"])
+        else:
+            futures = [pool.submit(worker.write_shard, *job) for job in jobs]
+            meanwhile()
+            for future in futures:
+                results.append(future.result())
+                bar.update(results[-1]["records"])
+    finally:
+        bar.close()
+    for result in results:  # all complete: swap them in
+        recordio.commit(Path(result["temp"]), Path(result["target"]))
+    keep = {name for side_names in names.values() for name in side_names}
+    for stale in output.glob("*.record"):
+        if stale.name not in keep and stale.name.startswith(("train-", "validate-")):
+            stale.unlink()
+    return names
+
+
+def _label_ids(options: TfrecordOptions, items) -> dict[str, int]:
+    if options.label_map:
+        return labelmap.read(options.label_map)
+    return labelmap.generate(b.name for item in items for b in item.boxes)
+
+
+def _copy_label_map(options: TfrecordOptions, source: Path) -> str | None:
+    root = labelmap.project_root()
+    wanted = options.copy_label_map if options.copy_label_map is not None else root is not None
+    if not wanted:
+        return None
+    if root is None:
+        log.warning("--copy-label-map: not inside an odhelper checkout; copy skipped")
+        return None
+    target = root / "label_maps" / f"{options.dataset_name}.pbtxt"
+    with files.atomic_path(target) as temp:
+        shutil.copyfile(source, temp)
+    return str(target)
+
+
+def _write_csv(items, path: Path) -> None:
+    import pandas as pd
+
+    rows = [(i.image_name, i.width, i.height, b.name, b.xmin, b.ymin, b.xmax, b.ymax)
+            for i in sorted(items, key=lambda i: i.image_name) for b in i.boxes]
+    frame = pd.DataFrame(rows, columns=["filename", "width", "height", "class",
+                                        "xmin", "ymin", "xmax", "ymax"])
+    for column in ("xmin", "ymin", "xmax", "ymax"):
+        values = frame[column]
+        if len(values) and (values == values.round()).all():
+            frame[column] = values.astype(int)
+    with files.atomic_path(path) as temp:
+        frame.to_csv(temp, index=False)
+
+
+def _small_outputs(options: TfrecordOptions, label_ids, parts, output: Path) -> str | None:
+    """label_map.pbtxt (and its copy), train.csv, validate.csv; the copy's path."""
+    labelmap.write(label_ids, output / "label_map.pbtxt")
+    for side, side_items in parts.items():
+        _write_csv(side_items, output / f"{side}.csv")
+    return _copy_label_map(options, output / "label_map.pbtxt")
+
+
+def _import_pandas_early() -> None:
+    """pandas takes ~0.3 s to import: do it while the workers inspect."""
+    import threading
+
+    threading.Thread(target=lambda: __import__("pandas"), daemon=True).start()
+
+
+def _context(options: TfrecordOptions, index) -> worker.Context:
+    classes = frozenset(labelmap.read(options.label_map)) if options.label_map else None
+    return worker.Context(index, options.images, classes, options.skip_difficult,
+                          options.verify_pixels)
+
+
+def build_dataset(options: TfrecordOptions) -> dict:
+    """Convert the annotations; return (and write) the dataset.json content."""
+    if not options.input.is_dir():
+        raise OdhelperError(f"{options.input}: input folder not found")
+    output = options.output
+    output.mkdir(parents=True, exist_ok=True)
+    (output / DATASET_JSON).unlink(missing_ok=True)
+    recordio.clean_temp_files(output)
+    index = discover.build_index(options.input, options.images)
+    if not index.xml_files:
+        raise OdhelperError(f"{options.input}: no *.xml annotations found (searched recursively)")
+    report = Report(strict=options.strict)
+    context = _context(options, index)
+    clock = time.perf_counter()
+    pool = _pool(options, context, len(index.xml_files) // SERIAL_BELOW)
+    if pool is not None:
+        _import_pandas_early()
+    try:
+        items = _inspect_all(index.xml_files, pool)
+        log.info("Inspected %d annotations in %.2f s (%d workers)", len(items),
+                 time.perf_counter() - clock, pool._max_workers if pool else 1)
+        chosen, groups = _select(items, options, report)
+        if not chosen:
+            report.log_summary()
+            raise OdhelperError(f"{options.input}: nothing usable: all "
+                                f"{len(index.xml_files)} annotations have problems "
+                                f"({', '.join(report.counts())})")
+        label_ids = _label_ids(options, chosen)
+        parts = _split(groups, options)
+        for side, side_items in parts.items():
+            if not side_items:
+                log.warning("The %s split is empty (%d usable images): no %s records",
+                            side, len(chosen), side)
+        counts = _shard_counts(parts, options)
+        if pool is None:
+            worker.install(context)
+        log.info("Split %d images in %.2f s", len(chosen), time.perf_counter() - clock)
+        clock = time.perf_counter()
+        copied: list[str | None] = []
+        shard_names = _write_shards(parts, counts, label_ids, pool, output, lambda: copied.append(
+            _small_outputs(options, label_ids, parts, output)))
+        log.info("Wrote %d shards, %.0f MB, in %.2f s", sum(counts.values()),
+                 sum(i.nbytes for i in chosen) / 1e6, time.perf_counter() - clock)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        recordio.clean_temp_files(output)
+    content = summary.dataset_record(options, label_ids, parts, shard_names, report,
+                                     fingerprint(options, index), len(index.xml_files))
+    content["label_map_copy"] = copied[0]
+    content["odhelper_version"] = __version__
+    files.write_json(output / DATASET_JSON, content)
+    report.log_summary()
+    summary.log_table(content)
+    return content

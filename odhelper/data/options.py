@@ -1,0 +1,77 @@
+"""Options of `odhelper tfrecord` (one dataclass: flags, defaults, dataset.json record)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from odhelper.errors import UsageError
+from odhelper.settings import option
+
+
+@dataclass
+class TfrecordOptions:
+    input: Path = option(None, "folder searched recursively for LabelImg / Pascal VOC *.xml "
+                         "(a VOC devkit with Annotations/ + JPEGImages/ works too)", flags=("-i",))
+    output: Path = option(Path("dataset"), "dataset folder to write", flags=("-o",))
+    images: Path | None = option(None, "folder holding the images when they live apart from the XML")
+    split_ratio: float = option(9.0, "train share: tenths as in the seed tool (9 = 90 %% train, "
+                                "10 %% validate) or a fraction such as 0.85", flags=("-sr",))
+    seed: int = option(42, "seed of the split and the shard order")
+    label_map: Path | None = option(None, "label_map.pbtxt to use (boxes of other classes are "
+                                    "dropped); default: generated from the classes found",
+                                    flags=("-l",))
+    name: str | None = option(None, "dataset name (default: the output folder's name)")
+    keep_empty: bool = option(False, "keep images without objects as negative examples")
+    skip_difficult: bool = option(False, "drop boxes marked difficult")
+    strict: bool = option(False, "stop at the first problem instead of skipping it")
+    verify_pixels: bool = option(False, "decode every image fully (slower; finds corrupt "
+                                 "pixel data that the header and end-marker checks miss)")
+    shards: int = option(0, "train shards (validate gets a share by size); 0 = automatic, "
+                         "about 150 MB per shard")
+    workers: int = option(0, "parallel worker processes; 0 = all cores")
+    copy_label_map: bool | None = option(None, "also copy label_map.pbtxt to "
+                                         "label_maps/<name>.pbtxt of the odhelper checkout "
+                                         "(default: only when run inside one)")
+
+    def __post_init__(self) -> None:
+        if self.input is None:
+            raise UsageError("tfrecord: -i/--input DIR is required")
+        self.input = Path(self.input)
+        self.output = Path(self.output)
+        self.images = Path(self.images) if self.images else None
+        self.label_map = Path(self.label_map) if self.label_map else None
+        self.train_fraction  # validates split_ratio
+        if self.shards < 0 or self.workers < 0:
+            raise UsageError("tfrecord: --shards and --workers must be >= 0")
+
+    @property
+    def train_fraction(self) -> float:
+        """-sr 9 -> 0.9 (tenths); -sr 0.85 -> 0.85."""
+        ratio = float(self.split_ratio)
+        fraction = ratio / 10.0 if ratio >= 1.0 else ratio
+        if not 0.0 < fraction < 1.0:
+            raise UsageError(f"tfrecord: -sr/--split-ratio {self.split_ratio}: use tenths "
+                             "(1-9, e.g. 9 = 90 % train) or a fraction in (0, 1)")
+        return fraction
+
+    @property
+    def dataset_name(self) -> str:
+        return self.name or self.output.resolve().name
+
+    @property
+    def worker_count(self) -> int:
+        if self.workers:
+            return self.workers
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not Linux
+            return max(1, os.cpu_count() or 1)
+
+    def affecting_output(self) -> dict:
+        """The options that change the records (for the fingerprint)."""
+        return {"split_ratio": self.train_fraction, "seed": self.seed,
+                "keep_empty": self.keep_empty, "skip_difficult": self.skip_difficult,
+                "verify_pixels": self.verify_pixels, "shards": self.shards,
+                "images": str(self.images.resolve()) if self.images else None,
+                "input": str(self.input.resolve())}

@@ -1,0 +1,70 @@
+"""Counts per class and split: the dataset.json record and the seed tool's log table."""
+from __future__ import annotations
+
+from odhelper import log
+from odhelper.data.options import TfrecordOptions
+from odhelper.data.problems import Report
+
+
+def class_counts(label_ids: dict[str, int], parts: dict[str, list]) -> list[dict]:
+    counts = {name: {f"{side}_{what}": 0 for side in parts for what in ("images", "boxes")}
+              for name in label_ids}
+    for side, items in parts.items():
+        for item in items:
+            for box in item.boxes:
+                counts[box.name][f"{side}_boxes"] += 1
+            for name in {box.name for box in item.boxes}:
+                counts[name][f"{side}_images"] += 1
+    return [{"id": number, "name": name, **counts[name]}
+            for name, number in sorted(label_ids.items(), key=lambda kv: kv[1])]
+
+
+def dataset_record(options: TfrecordOptions, label_ids: dict[str, int], parts: dict[str, list],
+                   shard_names: dict[str, list[str]], report: Report, fingerprint: str,
+                   annotations_found: int) -> dict:
+    """The dataset.json content (the contract read by `odhelper run`)."""
+    splits = {}
+    for side, items in parts.items():
+        splits[side] = {
+            "images": len(items),
+            "boxes": sum(len(i.boxes) for i in items),
+            "negatives": sum(1 for i in items if not i.boxes),
+            "bytes": sum(i.nbytes for i in items),
+            "shards": shard_names.get(side, []),
+        }
+    return {
+        "name": options.dataset_name,
+        "seed": options.seed,
+        "ratio": round(options.train_fraction, 6),
+        "fingerprint": fingerprint,
+        "input": str(options.input.resolve()),
+        "images_dir": str(options.images.resolve()) if options.images else None,
+        "annotations_found": annotations_found,
+        "label_map": "label_map.pbtxt",
+        "classes": class_counts(label_ids, parts),
+        "splits": splits,
+        "problem_counts": report.counts(),
+        "problems": report.to_list(),
+        "options": {k: v for k, v in options.affecting_output().items()
+                    if k not in ("input", "images")},
+    }
+
+
+def table_lines(content: dict) -> list[str]:
+    """`ID  NAME  Train  Validate` per class (images / boxes), then totals."""
+    rows = [(str(c["id"]), c["name"],
+             f"{c['train_images']} img / {c['train_boxes']} box",
+             f"{c['validate_images']} img / {c['validate_boxes']} box")
+            for c in content["classes"]]
+    train, validate = content["splits"]["train"], content["splits"]["validate"]
+    rows.append(("", "TOTAL", f"{train['images']} img / {train['boxes']} box",
+                 f"{validate['images']} img / {validate['boxes']} box"))
+    header = ("ID", "NAME", "Train", "Validate")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    return [line.format(*header).rstrip()] + [line.format(*row).rstrip() for row in rows]
+
+
+def log_table(content: dict) -> None:
+    for text in table_lines(content):
+        log.info("%s", text)
