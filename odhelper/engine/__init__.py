@@ -1,0 +1,1 @@
+"""Training, evaluation, export and prediction around the OD API (via odhelper.od)."""

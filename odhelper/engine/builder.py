@@ -1,0 +1,117 @@
+"""Build everything training needs ONCE: model, input pipeline, optimizer,
+global step and checkpoint manager, from the OD API's own builders (the pieces
+`model_lib_v2.train_loop` is made of)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from odhelper import log
+from odhelper.od import api
+
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass
+class Session:
+    configs: dict
+    strategy: Any
+    model: Any
+    optimizer: Any
+    global_step: Any
+    learning_rate: Callable[[], Any]
+    checkpoint: Any  # tf.train.Checkpoint(step, model, optimizer)
+    manager: Any  # tf.train.CheckpointManager over RUN/checkpoints
+    train_input: Any  # distributed, repeated dataset
+    restored_from: str | None = None
+
+    @property
+    def step(self) -> int:
+        return int(self.global_step.numpy())
+
+
+def _train_dataset(configs: dict, model, strategy):
+    od = api()
+
+    def dataset_fn(input_context):
+        return od.inputs.train_input(
+            train_config=configs["train_config"], train_input_config=configs["train_input_config"],
+            model_config=configs["model"], model=model, input_context=input_context).repeat()
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def build_session(configs: dict, run_dir: Path, strategy, keep_checkpoints: int = 3) -> Session:
+    """Model + data + optimizer + checkpoints; restores the run's latest checkpoint
+    if any, else loads the fine-tune checkpoint named in the config (if any)."""
+    import tensorflow as tf
+
+    od = api()
+    train_config = configs["train_config"]
+    with strategy.scope():
+        model = od.model_builder.build(configs["model"], is_training=True, add_summaries=False)
+        train_input = _train_dataset(configs, model, strategy)
+        global_step = tf.Variable(0, trainable=False, dtype=tf.int64, name="global_step",
+                                  aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        optimizer, (learning_rate,) = od.optimizer_builder.build(
+            train_config.optimizer, global_step=global_step)
+        if train_config.optimizer.use_moving_average:
+            od.model_lib_v2._ensure_model_is_built(  # noqa: SLF001 - as train_loop does
+                model, train_input, train_config.unpad_groundtruth_tensors)
+            optimizer.shadow_copy(model)
+        checkpoint = tf.train.Checkpoint(step=global_step, model=model, optimizer=optimizer)
+        manager = tf.train.CheckpointManager(checkpoint, str(Path(run_dir) / CHECKPOINTS),
+                                             max_to_keep=keep_checkpoints)
+        session = Session(configs, strategy, model, optimizer, global_step,
+                          learning_rate if callable(learning_rate) else (lambda: learning_rate),
+                          checkpoint, manager, train_input)
+        _restore(session)
+    return session
+
+
+def _restore(session: Session) -> None:
+    od = api()
+    train_config = session.configs["train_config"]
+    latest = session.manager.latest_checkpoint
+    if latest:
+        session.checkpoint.restore(latest)
+        session.restored_from = latest
+        log.info("Resuming from %s (step %d)", latest, session.step)
+    elif train_config.fine_tune_checkpoint:
+        od.config_util.update_fine_tune_checkpoint_type(train_config)
+        log.info("Loading the pre-trained checkpoint %s", train_config.fine_tune_checkpoint)
+        od.model_lib_v2.load_fine_tune_checkpoint(
+            session.model, train_config.fine_tune_checkpoint,
+            train_config.fine_tune_checkpoint_type, train_config.fine_tune_checkpoint_version,
+            train_config.run_fine_tune_checkpoint_dummy_computation, session.train_input,
+            train_config.unpad_groundtruth_tensors)
+        session.restored_from = train_config.fine_tune_checkpoint
+
+
+def make_train_step(session: Session):
+    """A tf.function taking ONE step with the OD API's `eager_train_step`; returns the
+    reduced loss dict. Built once, traced once."""
+    import tensorflow as tf
+
+    od = api()
+    train_config = session.configs["train_config"]
+    strategy = session.strategy
+    clip = train_config.gradient_clipping_by_norm or None
+
+    def replica_step(features, labels):
+        losses = od.model_lib_v2.eager_train_step(
+            session.model, features, labels, train_config.unpad_groundtruth_tensors,
+            session.optimizer, training_step=session.global_step,
+            add_regularization_loss=train_config.add_regularization_loss,
+            clip_gradients_value=clip, num_replicas=strategy.num_replicas_in_sync)
+        session.global_step.assign_add(1)
+        return losses
+
+    @tf.function
+    def train_step(iterator):
+        features, labels = next(iterator)
+        per_replica = strategy.run(replica_step, args=(features, labels))
+        return od.model_lib_v2.reduce_dict(strategy, per_replica, tf.distribute.ReduceOp.SUM)
+
+    return train_step

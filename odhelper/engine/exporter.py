@@ -1,0 +1,65 @@
+"""Export a run's best (or last) checkpoint through the OD API's exporter_lib_v2:
+RUN/export/{saved_model/, checkpoint/, pipeline.config} (+ model.tflite for SSD)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from odhelper import files, log
+from odhelper.engine.builder import CHECKPOINTS
+from odhelper.engine.hooks import BEST
+from odhelper.errors import OdhelperError
+from odhelper.od import api, tflite_exporter
+
+EXPORT = "export"
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    """best/ when it holds a checkpoint, else checkpoints/ (latest)."""
+    for name in (BEST, CHECKPOINTS):
+        folder = Path(run_dir) / name
+        if (folder / "checkpoint").exists():
+            return folder
+    raise OdhelperError(f"{run_dir}: no checkpoint in {BEST}/ or {CHECKPOINTS}/ to export "
+                        "(train first with `odhelper run`)")
+
+
+def export(run_dir: Path, tflite: bool = False) -> Path:
+    """Export RUN's model; returns RUN/export. Atomic: a failed export leaves the
+    previous one (if any) in place."""
+    from odhelper.pipeline import config
+
+    run_dir = Path(run_dir)
+    pipeline_path = run_dir / "pipeline.config"
+    configs = config.load(pipeline_path)
+    source = checkpoint_dir(run_dir)
+    proto = api().config_util.create_pipeline_proto_from_configs(configs)
+    target = run_dir / EXPORT
+    with log.stage("Export model", "export", checkpoint=source.name) as stage, \
+            files.atomic_dir(target) as tmp:
+        api().exporter_lib_v2.export_inference_graph(
+            "image_tensor", proto, str(source), str(tmp))
+        if tflite:
+            _export_tflite(configs, proto, source, tmp)
+        stage.extra["saved_model MB"] = round(_size(tmp / "saved_model") / 1e6, 1)
+    return target
+
+
+def _export_tflite(configs: dict, proto, source: Path, out: Path) -> None:
+    import tensorflow as tf
+
+    if configs["model"].WhichOneof("model") != "ssd":
+        log.warning("--tflite: only SSD models convert to TFLite; skipped")
+        return
+    graph_dir = out / "tflite_graph"
+    tflite_exporter().export_tflite_model(proto, str(source), str(graph_dir),
+                                          max_detections=100, use_regular_nms=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(graph_dir / "saved_model"))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
+                                           tf.lite.OpsSet.SELECT_TF_OPS]
+    (out / "model.tflite").write_bytes(converter.convert())
+    shutil.rmtree(graph_dir, ignore_errors=True)
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

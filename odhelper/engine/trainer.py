@@ -1,0 +1,124 @@
+"""The training loop: one process, chunks of `--eval-every` steps, hooks at
+every step and every chunk boundary (detectron2-style).
+
+    trainer = Trainer(session, total_steps, eval_every, hooks)
+    trainer.train()
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Sequence
+
+from odhelper.engine.builder import Session, make_train_step
+from odhelper.errors import OdhelperError
+
+
+class TrainingDiverged(OdhelperError):
+    """The loss became NaN or Inf."""
+
+
+class Hook:
+    """Override what you need; `trainer` gives access to the session and state."""
+
+    def before_train(self, trainer: "Trainer") -> None: ...
+    def after_step(self, trainer: "Trainer", losses: dict[str, float]) -> None: ...
+    def after_chunk(self, trainer: "Trainer") -> None: ...
+    def after_train(self, trainer: "Trainer") -> None: ...
+
+
+class Trainer:
+    def __init__(self, session: Session, total_steps: int, eval_every: int,
+                 hooks: Sequence[Hook] = ()):
+        self.session = session
+        self.total_steps, self.eval_every = total_steps, eval_every
+        self.hooks = list(hooks)
+        self.stop_reason: str | None = None  # set by a hook to end training early
+        self.error: BaseException | None = None  # what ended training abnormally
+        self.last_losses: dict[str, float] = {}
+        self.first_step_seconds: float | None = None  # includes tracing
+        self._timed = [0, 0.0]  # steps, seconds after the first one
+        self._step_fn = make_train_step(session)
+        self._iterator = None
+
+    @property
+    def step(self) -> int:
+        return self.session.step
+
+    @property
+    def steps_per_second(self) -> float:
+        """Mean training speed, without the first (tracing) step and evaluations."""
+        steps, seconds = self._timed
+        return steps / seconds if seconds else 0.0
+
+    def next_boundary(self) -> int:
+        return min((self.step // self.eval_every + 1) * self.eval_every, self.total_steps)
+
+    def run_steps(self, until: int) -> None:
+        """Train up to global step `until`, calling after_step hooks."""
+        if self._iterator is None:
+            self._iterator = iter(self.session.train_input)
+        while self.step < until:
+            started = time.perf_counter()
+            losses = self._step_fn(self._iterator)
+            values = {key: float(value) for key, value in losses.items()}
+            seconds = time.perf_counter() - started
+            if self.first_step_seconds is None:
+                self.first_step_seconds = seconds
+            else:
+                self._timed[0] += 1
+                self._timed[1] += seconds
+            self.last_losses = values
+            for hook in self.hooks:
+                hook.after_step(self, values)
+
+    def train(self) -> int:
+        """Train to `total_steps` (or until a hook stops it); return the final step."""
+        for hook in self.hooks:
+            hook.before_train(self)
+        try:
+            while self.step < self.total_steps and self.stop_reason is None:
+                self.run_steps(self.next_boundary())
+                for hook in self.hooks:
+                    hook.after_chunk(self)
+        except BaseException as exc:
+            self.error = exc
+            raise
+        finally:
+            for hook in self.hooks:
+                hook.after_train(self)
+        return self.step
+
+
+class NanGuard(Hook):
+    """Stop with an explanation at the first non-finite loss."""
+
+    def after_step(self, trainer: Trainer, losses: dict[str, float]) -> None:
+        bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+        if bad:
+            names = ", ".join(f"{k}={v}" for k, v in bad.items())
+            raise TrainingDiverged(
+                f"training diverged at step {trainer.step}: {names}. Likely cause: the "
+                "learning rate is too high for this batch size or for training from scratch "
+                "(try --set learning_rate=<10x lower>, a larger --batch-size, or a zoo "
+                "checkpoint); otherwise boxes with zero width/height in the data")
+
+
+class CheckpointHook(Hook):
+    """Save RUN/checkpoints/ckpt-<step> at every chunk boundary and at the end."""
+
+    def __init__(self):
+        self.saved_step = -1
+
+    def save(self, trainer: Trainer) -> None:
+        if trainer.step != self.saved_step:
+            trainer.session.manager.save(checkpoint_number=trainer.step)
+            self.saved_step = trainer.step
+
+    def after_chunk(self, trainer: Trainer) -> None:
+        self.save(trainer)
+
+    def after_train(self, trainer: Trainer) -> None:
+        """Also on Ctrl-C (resume later), never after a failure such as NaN weights."""
+        if trainer.error is None or isinstance(trainer.error, KeyboardInterrupt):
+            self.save(trainer)

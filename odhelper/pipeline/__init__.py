@@ -1,0 +1,1 @@
+"""Pipeline templates, the model registry, config filling and the model zoo cache."""

@@ -1,0 +1,175 @@
+"""Fill a pipeline template for a dataset, through the OD API's own config_util.
+
+The template is only read; every change is made on the in-memory protos and
+written to the run directory (templates stay byte-identical).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from odhelper import log
+from odhelper.errors import OdhelperError
+from odhelper.pipeline import overrides, registry
+
+FROM_SCRATCH_WARNING = (
+    "NO PRE-TRAINED CHECKPOINT: %s will train FROM SCRATCH (random weights). That needs "
+    "far more pictures and steps than fine-tuning; pass --checkpoint PATH or run "
+    "`odhelper zoo download %s` for transfer learning.")
+
+
+@dataclass
+class FillRequest:
+    model: str
+    dataset: Path
+    steps: int | None = None
+    batch_size: int | None = None
+    overrides: list[str] = field(default_factory=list)
+    checkpoint: str | None = None  # checkpoint prefix (…/ckpt-0) or None: from scratch
+    label_map: Path | None = None  # default: the dataset's label_map.pbtxt
+
+
+def read_dataset(dataset: Path) -> dict:
+    """dataset.json of a dataset folder written by `odhelper tfrecord`."""
+    path = Path(dataset) / "dataset.json"
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OdhelperError(f"{path}: not found; make the dataset with "
+                            "`odhelper tfrecord -i XML_DIR -o DATASET`") from None
+    except (OSError, ValueError) as exc:
+        raise OdhelperError(f"{path}: unreadable ({exc})") from None
+    for side in ("train", "validate"):
+        shards = content.get("splits", {}).get(side, {}).get("shards")
+        if not shards:
+            raise OdhelperError(f"{path}: no {side} shards listed")
+        for shard in shards:
+            if not (Path(dataset) / shard).exists():
+                raise OdhelperError(f"{Path(dataset) / shard}: listed in {path} but missing")
+    return content
+
+
+def _shard_glob(dataset: Path, shards: list[str]) -> str:
+    """'DATASET/train-?????-of-00004.record' for round-robin shard names."""
+    first = shards[0]
+    prefix, _, rest = first.partition("-")
+    _, _, tail = rest.partition("-of-")
+    if tail and len(shards) > 1:
+        return str(dataset.resolve() / f"{prefix}-?????-of-{tail}")
+    return str(dataset.resolve() / first)
+
+
+def _schedule(train_config):
+    optimizer = train_config.optimizer
+    kind = optimizer.WhichOneof("optimizer")
+    learning_rate = getattr(optimizer, kind).learning_rate
+    return getattr(learning_rate, learning_rate.WhichOneof("learning_rate") or "")
+
+
+def set_steps(configs: dict, steps: int) -> None:
+    """num_steps and every schedule length tied to it (cosine total, warm-up)."""
+    train_config = configs["train_config"]
+    train_config.num_steps = steps
+    schedule = _schedule(train_config)
+    if hasattr(schedule, "total_steps"):
+        schedule.total_steps = steps
+    if hasattr(schedule, "warmup_steps") and schedule.warmup_steps >= steps:
+        warmup = max(0, steps // 10)
+        log.warning("warm-up of %d steps >= --steps %d: shortened to %d",
+                    schedule.warmup_steps, steps, warmup)
+        schedule.warmup_steps = warmup
+
+
+def _image_size(configs: dict) -> int | None:
+    from odhelper.od import api
+
+    resizer = api().config_util.get_image_resizer_config(configs["model"])
+    kind = resizer.WhichOneof("image_resizer_oneof")
+    if kind == "fixed_shape_resizer":
+        return resizer.fixed_shape_resizer.height
+    if kind == "keep_aspect_ratio_resizer":
+        return resizer.keep_aspect_ratio_resizer.max_dimension
+    return None
+
+
+def _sync_augmentation_size(configs: dict) -> None:
+    """EfficientDet's square crop must output the resizer's size."""
+    size = _image_size(configs)
+    for option in configs["train_config"].data_augmentation_options:
+        if option.WhichOneof("preprocessing_step") == "random_scale_crop_and_pad_to_square":
+            if size and option.random_scale_crop_and_pad_to_square.output_size != size:
+                option.random_scale_crop_and_pad_to_square.output_size = size
+
+
+def _set_checkpoint(configs: dict, spec: registry.ModelSpec, checkpoint: str | None) -> None:
+    train_config = configs["train_config"]
+    if checkpoint:
+        train_config.fine_tune_checkpoint = str(checkpoint)
+        train_config.fine_tune_checkpoint_type = "detection"
+    elif spec.checkpoint:
+        train_config.fine_tune_checkpoint = ""
+        log.warning(FROM_SCRATCH_WARNING, spec.name, spec.name)
+    else:
+        train_config.fine_tune_checkpoint = ""
+        log.info("%s has no zoo checkpoint: training from scratch, as designed", spec.name)
+
+
+def fill(request: FillRequest) -> dict:
+    """The filled configs dict (config_util's form) for `request`."""
+    from odhelper.data import labelmap
+    from odhelper.od import api
+
+    config_util = api().config_util
+    spec = registry.get(request.model)
+    if not spec.template_path.exists():
+        raise OdhelperError(f"{spec.template_path}: template of {spec.name} is missing")
+    dataset = Path(request.dataset)
+    content = read_dataset(dataset)
+    label_map = Path(request.label_map or dataset / "label_map.pbtxt")
+    classes = labelmap.read(label_map)
+    configs = config_util.get_configs_from_pipeline_file(str(spec.template_path))
+    config_util.merge_external_params_with_configs(configs, kwargs_dict={
+        "num_classes": max(classes.values()),
+        "label_map_path": str(label_map.resolve()),
+        "train_input_path": _shard_glob(dataset, content["splits"]["train"]["shards"]),
+        "eval_input_path": _shard_glob(dataset, content["splits"]["validate"]["shards"]),
+    })
+    configs["eval_config"].num_examples = int(content["splits"]["validate"]["images"])
+    if request.batch_size:
+        configs["train_config"].batch_size = request.batch_size
+    set_steps(configs, request.steps or configs["train_config"].num_steps)
+    _ensure_metrics(configs["eval_config"])
+    if configs["train_config"].use_bfloat16:  # TPU only (STACK.md fix 8)
+        configs["train_config"].use_bfloat16 = False
+    _set_checkpoint(configs, spec, request.checkpoint)
+    overrides.apply(configs, overrides.parse(request.overrides))
+    _sync_augmentation_size(configs)
+    return configs
+
+
+def _ensure_metrics(eval_config) -> None:
+    for metric in ("coco_detection_metrics", "pascal_voc_detection_metrics"):
+        if metric not in eval_config.metrics_set:
+            eval_config.metrics_set.append(metric)
+    eval_config.include_metrics_per_category = True
+
+
+def write(configs: dict, path: Path) -> Path:
+    """Save the filled configs as a pipeline.config text file, atomically."""
+    from google.protobuf import text_format
+
+    from odhelper import files
+    from odhelper.od import api
+
+    proto = api().config_util.create_pipeline_proto_from_configs(configs)
+    files.write_text(path, text_format.MessageToString(proto))
+    return Path(path)
+
+
+def load(path: Path) -> dict:
+    from odhelper.od import api
+
+    if not Path(path).exists():
+        raise OdhelperError(f"{path}: pipeline config not found")
+    return api().config_util.get_configs_from_pipeline_file(str(path))

@@ -1,0 +1,46 @@
+"""Every template (besides ssd_mobilenet_v2, trained in test_run_train.py) fills,
+builds through the OD API and takes one real training step on real records."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from run_support import make_dataset
+
+pytestmark = pytest.mark.slow
+
+# (model, image-size overrides): tiny sizes keep the step cheap on a CPU
+CASES = {
+    "ssd_mobilenet_v2_fpnlite": ["model.ssd.image_resizer.fixed_shape_resizer.height=64",
+                                 "model.ssd.image_resizer.fixed_shape_resizer.width=64"],
+    "efficientdet_d0": ["model.ssd.image_resizer.keep_aspect_ratio_resizer.min_dimension=256",
+                        "model.ssd.image_resizer.keep_aspect_ratio_resizer.max_dimension=256"],
+    "faster_rcnn_resnet50": [
+        "model.faster_rcnn.image_resizer.keep_aspect_ratio_resizer.min_dimension=128",
+        "model.faster_rcnn.image_resizer.keep_aspect_ratio_resizer.max_dimension=128"],
+    "ssd_mobilenet_v2_cpu": ["model.ssd.image_resizer.fixed_shape_resizer.height=64",
+                             "model.ssd.image_resizer.fixed_shape_resizer.width=64"],
+}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("templates"), count=6)
+
+
+@pytest.mark.parametrize("model", list(CASES))
+def test_template_builds_and_takes_a_step(model, dataset, tmp_path):
+    from odhelper.engine.builder import build_session
+    from odhelper.engine.distribute import make_strategy
+    from odhelper.engine.trainer import CheckpointHook, NanGuard, Trainer
+    from odhelper.pipeline import config
+
+    configs = config.fill(config.FillRequest(model, dataset, steps=1, batch_size=1,
+                                             overrides=CASES[model]))
+    session = build_session(configs, tmp_path, make_strategy("default"))
+    trainer = Trainer(session, total_steps=1, eval_every=1, hooks=[NanGuard(), CheckpointHook()])
+    assert trainer.train() == 1
+    assert math.isfinite(trainer.last_losses["Loss/total_loss"])
+    assert (tmp_path / "checkpoints" / "ckpt-1.index").exists()
