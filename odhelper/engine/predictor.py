@@ -1,0 +1,255 @@
+"""Run an exported detector (SavedModel) over a folder of pictures, fast.
+
+Plain TensorFlow only (no `object_detection` import): class names come from the
+label map next to the export, parsed as text. Pictures flow through `tf.data`:
+a Python pre-check names bad files (the tfrecord stage's reasons), decoding and
+resizing to the model's fixed input size run in parallel threads, prefetched.
+Large JPEGs are decoded at a reduced DCT scale that still covers the input size.
+An `image_tensor` export takes one uint8 picture per call ([1, H, W, 3]); a
+`float_image_tensor` export takes a batch of same-size pictures, which the
+resizing makes possible. Either way several serving calls run at once (one
+call leaves cores idle: small ops, NMS), results are yielded in input order.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from odhelper.data import images as image_checks
+from odhelper.data.problems import Problem, problem
+from odhelper.errors import OdhelperError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
+SAVED_MODEL = "saved_model.pb"
+LABEL_MAP = "label_map.pbtxt"
+_FIXED_SIZE = re.compile(r"fixed_shape_resizer\s*\{\s*height:\s*(\d+)\s*width:\s*(\d+)")
+_LABEL_MAP_PATH = re.compile(r"label_map_path:\s*\"([^\"]+)\"")
+
+
+@dataclass
+class Prediction:
+    """Detections of one picture, boxes in pixels (xmin, ymin, xmax, ymax)."""
+    name: str  # path relative to the input folder
+    width: int
+    height: int
+    boxes: np.ndarray  # [N, 4] float pixels
+    scores: np.ndarray  # [N]
+    classes: np.ndarray  # [N] label-map ids
+
+
+@dataclass
+class ExportedModel:
+    saved_model: Path
+    class_names: dict[int, str]
+    input_size: tuple[int, int] | None  # (height, width) of a fixed-shape resizer
+    function: Callable = field(repr=False, default=None)
+
+    @property
+    def input_dtype(self):
+        """uint8 for image_tensor exports, float32 for float_image_tensor ones."""
+        return self.function.structured_input_signature[1]["input_tensor"].dtype
+
+    def name_of(self, class_id: int) -> str:
+        return self.class_names.get(int(class_id), f"class {int(class_id)}")
+
+
+def find_saved_model(model: Path) -> Path:
+    """RUN dir, EXPORT dir or the saved_model dir itself -> the saved_model dir."""
+    for candidate in (model, model / "saved_model", model / "export" / "saved_model"):
+        if (candidate / SAVED_MODEL).is_file():
+            return candidate
+    raise OdhelperError(f"{model}: no exported SavedModel here (looked for {SAVED_MODEL} in "
+                        "it, in saved_model/ and in export/saved_model/); run "
+                        "`odhelper export` first")
+
+
+def _pipeline_text(saved_model: Path) -> str:
+    config = saved_model.parent / "pipeline.config"
+    return config.read_text(encoding="utf-8") if config.is_file() else ""
+
+
+def find_label_map(saved_model: Path) -> Path | None:
+    """The label map next to the export, in the run dir, or the config's path."""
+    export = saved_model.parent
+    for candidate in (export / LABEL_MAP, export.parent / LABEL_MAP):
+        if candidate.is_file():
+            return candidate
+    match = _LABEL_MAP_PATH.search(_pipeline_text(saved_model))
+    if match and Path(match.group(1)).is_file():
+        return Path(match.group(1))
+    return None
+
+
+def load_model(model: Path) -> ExportedModel:
+    """Load the SavedModel's serving signature and its class names."""
+    from odhelper import log
+    from odhelper.data import labelmap
+    from odhelper.od import compat  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
+    import tensorflow as tf
+
+    saved_model = find_saved_model(Path(model))
+    label_map = find_label_map(saved_model)
+    names: dict[int, str] = {}
+    if label_map is None:
+        log.warning("%s: no %s next to the export; classes are shown as numbers",
+                    saved_model, LABEL_MAP)
+    else:
+        names = {number: name for name, number in labelmap.read(label_map).items()}
+    match = _FIXED_SIZE.search(_pipeline_text(saved_model))
+    size = (int(match.group(1)), int(match.group(2))) if match else None
+    loaded = tf.saved_model.load(str(saved_model))
+    function = loaded.signatures["serving_default"]
+    function._odhelper_keepalive = loaded  # the signature needs its object alive
+    model = ExportedModel(saved_model, names, size, function)
+    height, width = size or (64, 64)  # the first call optimizes the graph: do it now
+    function(input_tensor=tf.zeros([1, height, width, 3], model.input_dtype))
+    return model
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Pictures under `folder` (recursive, case-insensitive suffixes), sorted."""
+    folder = Path(folder)
+    if folder.is_file():
+        return [folder]
+    if not folder.is_dir():
+        raise OdhelperError(f"{folder}: no such folder of pictures")
+    return sorted(p for p in folder.rglob("*")
+                  if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def checked_bytes(path: Path, name: str) -> tuple[bytes | None, Problem | None]:
+    """Bytes TensorFlow decodes to RGB as a viewer shows them, or the named problem."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, problem(name, "unreadable_image", str(exc), "picture skipped")
+    try:
+        probe = image_checks.probe(data)
+        rotate, _ = image_checks.decide_rotation(probe, None)
+        data, _ = image_checks.stored_bytes(data, probe.format, probe.mode, rotate)
+    except image_checks.ImageProblem as exc:
+        return None, problem(name, exc.reason, str(exc), "picture skipped")
+    except OSError as exc:
+        return None, problem(name, "corrupt_image", str(exc), "picture skipped")
+    return data, None
+
+
+def _decode_fn(input_size: tuple[int, int] | None):
+    """tf.data map: (name, bytes) -> (name, model input, original height, width)."""
+    import tensorflow as tf
+
+    def any_image(data):
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        return tf.shape(image)[0], tf.shape(image)[1], image
+
+    def scaled_jpeg(data):  # DCT-scaled decode by 1/2, 1/4, 1/8 while >= input size
+        shape = tf.image.extract_jpeg_shape(data)
+        fits = tf.minimum(shape[0] // input_size[0], shape[1] // input_size[1])
+        branch = tf.cast(tf.math.floor(tf.math.log(
+            tf.cast(tf.clip_by_value(fits, 1, 8), tf.float32)) / tf.math.log(2.0) + 1e-6),
+            tf.int32)
+        image = tf.switch_case(branch, [
+            lambda r=r: tf.io.decode_jpeg(data, channels=3, ratio=r) for r in (1, 2, 4, 8)])
+        return shape[0], shape[1], image
+
+    def decode(name, data):
+        if input_size is None:
+            height, width, image = any_image(data)
+            return name, image, height, width
+        is_jpeg = tf.equal(tf.strings.substr(data, 0, 2), b"\xff\xd8")
+        height, width, image = tf.cond(is_jpeg, lambda: scaled_jpeg(data),
+                                       lambda: any_image(data))
+        resized = tf.image.resize(image, input_size)
+        model_input = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+        return name, model_input, height, width
+
+    return decode
+
+
+def _encoded_stream(paths: list[Path], root: Path, problems: list[Problem]):
+    for path in paths:
+        name = path.relative_to(root).as_posix() if path != root else path.name
+        data, found = checked_bytes(path, name)
+        if found:
+            problems.append(found)
+        else:
+            yield name, data
+
+
+def default_workers() -> int:
+    """Concurrent model calls: one serving call leaves cores idle (small ops, NMS)."""
+    return (os.cpu_count() or 1) + 1
+
+
+def batch_capable(model: ExportedModel) -> bool:
+    """Whether the signature takes a batch (float_image_tensor exports do)."""
+    _, inputs = model.function.structured_input_signature
+    spec = inputs["input_tensor"]
+    return spec.shape.rank == 4 and spec.shape[0] is None and spec.dtype.is_floating
+
+
+def detect(model: ExportedModel, paths: list[Path], root: Path, problems: list[Problem],
+           threshold: float = 0.5, workers: int = 0, batch_size: int = 8
+           ) -> Iterator[Prediction]:
+    """Yield one Prediction per readable picture, in order; bad ones go to `problems`.
+
+    `workers` serving calls run at once (0 = cores + 1). Batches of `batch_size`
+    pictures are sent only when the signature takes them and every picture is
+    resized to one fixed input size.
+    """
+    import tensorflow as tf
+
+    names = [p.relative_to(root).as_posix() if p != root else p.name for p in paths]
+    stream = tf.data.Dataset.from_generator(
+        lambda: _encoded_stream(paths, root, problems),
+        output_signature=(tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.string)))
+    dataset = stream.map(_decode_fn(model.input_size), num_parallel_calls=tf.data.AUTOTUNE,
+                         deterministic=True).ignore_errors()
+    batched = batch_capable(model) and model.input_size is not None
+    dataset = dataset.batch(batch_size if batched else 1).prefetch(tf.data.AUTOTUNE)
+    dtype = model.input_dtype
+
+    def run(batch):
+        batch_names, images, heights, widths = batch
+        outputs = model.function(input_tensor=tf.cast(images, dtype))
+        return [to_prediction(outputs, name.decode(), int(h), int(w), threshold, index)
+                for index, (name, h, w) in enumerate(zip(batch_names.numpy(), heights.numpy(),
+                                                         widths.numpy()))]
+
+    seen, workers = set(), workers or default_workers()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        window: collections.deque = collections.deque()
+        for batch in dataset:
+            window.append(pool.submit(run, batch))
+            while len(window) > 2 * workers or (window and window[0].done()):
+                for prediction in window.popleft().result():
+                    seen.add(prediction.name)
+                    yield prediction
+        for job in window:
+            for prediction in job.result():
+                seen.add(prediction.name)
+                yield prediction
+    known = seen | {p.file for p in problems}
+    problems.extend(problem(n, "corrupt_image", "TensorFlow could not decode it",
+                            "picture skipped") for n in names if n not in known)
+
+
+def to_prediction(outputs: dict, name: str, height: int, width: int,
+                  threshold: float, index: int = 0) -> Prediction:
+    """Serving outputs of picture `index` -> detections >= threshold, in pixels."""
+    count = int(outputs["num_detections"][index])
+    scores = outputs["detection_scores"][index, :count].numpy()
+    keep = scores >= threshold
+    boxes = outputs["detection_boxes"][index, :count].numpy()[keep]  # normalized y0 x0 y1 x1
+    pixel_boxes = np.stack([boxes[:, 1] * width, boxes[:, 0] * height,
+                            boxes[:, 3] * width, boxes[:, 2] * height], axis=1)
+    classes = outputs["detection_classes"][index, :count].numpy()[keep].astype(int)
+    return Prediction(name, width, height, pixel_boxes.reshape(-1, 4), scores[keep], classes)

@@ -1,0 +1,88 @@
+"""One picture's ground truth and detections, IoU, and VOC-style greedy matching.
+
+Boxes are pixels in the OD API's order: (ymin, xmin, ymax, xmax). Classes are the
+label map's 1-based ids.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MATCH_IOU = 0.5
+
+
+def _array(values, width: int | None = None, dtype=np.float32) -> np.ndarray:
+    array = np.asarray(values, dtype=dtype)
+    if width is not None:
+        array = array.reshape(-1, width)
+    return array
+
+
+@dataclass
+class ImageResult:
+    """Ground truth and detections of one validation picture."""
+    image_id: str
+    width: int
+    height: int
+    gt_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    gt_classes: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
+    det_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    det_scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
+    det_classes: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
+    gt_difficult: np.ndarray | None = None
+
+    def __post_init__(self):
+        self.gt_boxes = _array(self.gt_boxes, 4)
+        self.gt_classes = _array(self.gt_classes, dtype=np.int32).reshape(-1)
+        self.det_boxes = _array(self.det_boxes, 4)
+        self.det_scores = _array(self.det_scores).reshape(-1)
+        self.det_classes = _array(self.det_classes, dtype=np.int32).reshape(-1)
+        if len(self.gt_boxes) != len(self.gt_classes):
+            raise ValueError(f"{self.image_id}: {len(self.gt_boxes)} boxes, "
+                             f"{len(self.gt_classes)} classes")
+        if not len(self.det_boxes) == len(self.det_scores) == len(self.det_classes):
+            raise ValueError(f"{self.image_id}: detection arrays differ in length")
+        if self.gt_difficult is None:
+            self.gt_difficult = np.zeros(len(self.gt_classes), bool)
+        self.gt_difficult = np.asarray(self.gt_difficult, bool).reshape(-1)
+
+    def above(self, threshold: float) -> "ImageResult":
+        """A copy keeping only detections scoring >= threshold."""
+        keep = self.det_scores >= threshold
+        return ImageResult(self.image_id, self.width, self.height, self.gt_boxes,
+                           self.gt_classes, self.det_boxes[keep], self.det_scores[keep],
+                           self.det_classes[keep], self.gt_difficult)
+
+
+def iou(boxes_a, boxes_b) -> np.ndarray:
+    """Pairwise IoU matrix [len(a), len(b)] of (ymin, xmin, ymax, xmax) boxes."""
+    a, b = _array(boxes_a, 4), _array(boxes_b, 4)
+    top = np.maximum(a[:, None, 0], b[None, :, 0])
+    left = np.maximum(a[:, None, 1], b[None, :, 1])
+    bottom = np.minimum(a[:, None, 2], b[None, :, 2])
+    right = np.minimum(a[:, None, 3], b[None, :, 3])
+    overlap = np.clip(bottom - top, 0, None) * np.clip(right - left, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - overlap
+    return np.where(union > 0, overlap / np.where(union > 0, union, 1), 0.0)
+
+
+def match_detections(result: ImageResult, class_id: int,
+                     min_iou: float = MATCH_IOU) -> np.ndarray:
+    """For each detection of `class_id` (best score first), whether it hits a
+    not-yet-matched ground-truth box of that class at IoU >= min_iou (VOC rule)."""
+    det = np.flatnonzero(result.det_classes == class_id)
+    det = det[np.argsort(-result.det_scores[det], kind="stable")]
+    gt = np.flatnonzero(result.gt_classes == class_id)
+    hits = np.zeros(len(det), bool)
+    if not len(det) or not len(gt):
+        return hits
+    overlaps = iou(result.det_boxes[det], result.gt_boxes[gt])
+    taken = np.zeros(len(gt), bool)
+    for row in range(len(det)):
+        best = int(np.argmax(overlaps[row]))
+        if overlaps[row, best] >= min_iou and not taken[best]:
+            taken[best] = hits[row] = True
+    return hits

@@ -1,0 +1,175 @@
+"""RUN/report.html: one self-contained page (plots embedded as base64 PNG).
+
+Sections: dataset class distribution, loss curves, mAP over steps, per-class AP,
+sample detections, per-class table, stage timings, run options. A section whose
+source is missing says what is missing instead of disappearing.
+"""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from odhelper import files, log
+from odhelper.metrics import tables
+from odhelper.metrics.evaluate import EVAL_DIR, EvaluateOptions, evaluate, read_metrics
+from odhelper.report import plots, sources
+
+REPORT = "report.html"
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .6em;
+text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+.note{color:#777;font-style:italic}pre{background:#f7f7f7;padding:1em;overflow:auto}
+img{max-width:100%}.kpi{display:inline-block;margin-right:2em}.kpi b{font-size:1.4em}"""
+
+
+def _img(data: str, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{html.escape(text)}</p>'
+
+
+def _table(headers, rows) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def dataset_section(dataset: dict | None) -> str:
+    if not dataset or not dataset.get("classes"):
+        return _note("dataset.json of the run's dataset not found (run.yaml `dataset`).")
+    classes = dataset["classes"]
+    names = [c["name"] for c in classes]
+    boxes = {split: [c.get(f"{split}_boxes", 0) for c in classes]
+             for split in ("train", "validate")}
+    pictures = {split: [c.get(f"{split}_images", 0) for c in classes]
+                for split in ("train", "validate")}
+    splits = dataset.get("splits", {})
+    summary = ", ".join(f"{s}: {v.get('images', '?')} pictures, {v.get('boxes', '?')} boxes"
+                        for s, v in splits.items())
+    rows = [[n, pictures["train"][i], boxes["train"][i], pictures["validate"][i],
+             boxes["validate"][i]] for i, n in enumerate(names)]
+    return (f"<p>{html.escape(summary)}; {len(dataset.get('problems', []))} problems noted "
+            "by tfrecord.</p>"
+            + _img(plots.grouped_bars(names, {f"{s} boxes": v for s, v in boxes.items()},
+                                      "Boxes per class and split", "boxes"), "class distribution")
+            + _table(["class", "train pictures", "train boxes", "validate pictures",
+                      "validate boxes"], rows))
+
+
+def curves_section(series, title: str, ylabel: str, missing: str, log_scale=False) -> str:
+    if not series:
+        return _note(missing)
+    last = ", ".join(f"{tag} {points[-1][1]:.4g} at step {points[-1][0]}"
+                     for tag, points in sorted(series.items()))
+    return _img(plots.curves(series, title, ylabel, log_scale), title) + \
+        f"<p>Last: {html.escape(last)}</p>"
+
+
+def class_ap_section(rows: list[dict[str, str]]) -> str:
+    per_class = [r for r in rows if r["class"] != "all"]
+    if not per_class:
+        return _note("no per-class results (odhelper evaluate writes eval/per_class.csv).")
+
+    def number(text: str) -> float:
+        return float(text) if text not in ("", "-") else float("nan")
+    names = [r["class"] for r in per_class]
+    groups = {"AP@0.5 (VOC)": [number(r["AP@0.5 (VOC)"]) for r in per_class],
+              "COCO AP@[.5:.95]": [number(r["COCO AP@[.5:.95]"]) for r in per_class]}
+    return _img(plots.grouped_bars(names, groups, "Average precision per class", "AP",
+                                   (0, 1.05)), "per-class AP")
+
+
+def timings_section(records: list[dict[str, Any]]) -> str:
+    if not records:
+        return _note("no timings.jsonl in the run directory.")
+    rows = [[r.get("stage", "?"), r.get("status", "?"), f"{float(r.get('seconds', 0)):.1f}",
+             r.get("start", ""), r.get("step", "")] for r in records]
+    labels = [f"{r[0]} #{i + 1}" for i, r in enumerate(rows)]
+    return (_img(plots.horizontal_bars(labels, [float(r[2]) for r in rows],
+                                       "Time per stage", "seconds"), "stage timings")
+            + _table(["stage", "status", "seconds", "start", "step"], rows))
+
+
+def headline(metrics: dict | None) -> str:
+    if not metrics:
+        return _note("not evaluated yet: run `odhelper evaluate --run-dir RUN`.")
+    values = metrics.get("metrics", {})
+    shown = [("mAP@0.5 (VOC)", "PascalBoxes_Precision/mAP@0.5IOU"),
+             ("COCO mAP", "DetectionBoxes_Precision/mAP"),
+             ("COCO AP50", "DetectionBoxes_Precision/mAP@.50IOU"),
+             ("AR@100", "DetectionBoxes_Recall/AR@100")]
+    kpis = "".join(f'<span class="kpi">{label}<br><b>{values[key]:.3f}</b></span>'
+                   for label, key in shown if key in values)
+    return (f"<p>Checkpoint {html.escape(str(metrics.get('checkpoint')))} (step "
+            f"{metrics.get('step')}), {metrics.get('pictures')} validation pictures.</p>{kpis}")
+
+
+def ensure_evaluated(run_dir: Path, evaluate_if_missing: bool) -> None:
+    if (run_dir / EVAL_DIR / tables.CLASS_CSV).is_file() or not evaluate_if_missing:
+        return
+    log.info("Report: %s has no per-class table yet; evaluating", run_dir)
+    try:
+        evaluate(EvaluateOptions(run_dir=run_dir, per_image_table=10))
+    except Exception as exc:  # noqa: BLE001 - the report still shows everything else
+        log.warning("Report: evaluation failed (%s); per-class sections left empty", exc)
+
+
+def build_report(run_dir, output=None, evaluate_if_missing: bool = True,
+                 samples: int = 8) -> Path:
+    """Write the HTML report of `run_dir` (default RUN/report.html); return its path."""
+    from odhelper.report.samples import sample_grid
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        from odhelper.errors import OdhelperError
+        raise OdhelperError(f"{run_dir}: no such run directory")
+    ensure_evaluated(run_dir, evaluate_if_missing)
+    options = sources.run_options(run_dir)
+    records = sources.timings(run_dir)
+    metrics = read_metrics(run_dir)
+    class_csv = run_dir / EVAL_DIR / tables.CLASS_CSV
+    class_rows = tables.read_class_csv(class_csv) if class_csv.is_file() else []
+    grid = sample_grid(run_dir, metrics["records"], 0.5, samples) \
+        if metrics and metrics.get("records") else None
+    letters = run_dir / EVAL_DIR / tables.IMAGE_CSV
+    sections = [
+        ("summary", "Summary", headline(metrics)),
+        ("dataset", "Dataset: class distribution per split",
+         dataset_section(sources.dataset_summary(run_dir, options))),
+        ("losses", "Training loss", curves_section(
+            sources.loss_series(sources.scalars(run_dir / "train")), "Training losses",
+            "loss", "no training loss events under train/.", log_scale=True)),
+        ("map", "mAP over steps", curves_section(
+            sources.map_series(sources.scalars(run_dir / EVAL_DIR), records),
+            "Evaluation mAP", "mAP", "no evaluation metrics over steps yet.")),
+        ("class-ap", "Average precision per class", class_ap_section(class_rows)),
+        ("samples", "Sample detections on validation pictures",
+         _img(grid[0], "sample detections") + f"<p>{grid[1]} pictures; white: ground truth, "
+         "colour: detections with scores.</p>" if grid else
+         _note("no exported model or no evaluation records to draw from.")),
+        ("class-table", "Per-class table",
+         _table(tables.CLASS_HEADERS, [list(r.values()) for r in class_rows])
+         if class_rows else _note("no eval/per_class.csv yet.")),
+        ("per-image", "Per-picture check (T right class, F wrong class, N nothing)",
+         _table(tables.LETTER_HEADERS, [list(r.values()) for r in
+                                        tables.read_class_csv(letters)])
+         if letters.is_file() else _note("run evaluate with --per-image-table N.")),
+        ("timings", "Stage timings", timings_section(records)),
+        ("options", "Run options (run.yaml)",
+         f"<pre>{html.escape(json.dumps(options, indent=2, default=str))}</pre>"
+         if options else _note("no run.yaml in the run directory.")),
+    ]
+    body = "".join(f'<section id="{key}"><h2>{title}</h2>{content}</section>'
+                   for key, title, content in sections)
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>odhelper report: "
+            f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>"
+            f"<h1>odhelper report: {html.escape(str(run_dir))}</h1>{body}</body></html>\n")
+    target = Path(output) if output else run_dir / REPORT
+    files.write_text(target, page)
+    return target

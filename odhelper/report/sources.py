@@ -1,0 +1,119 @@
+"""Read what a run directory holds: options, dataset summary, TensorBoard
+scalars, stage timings and evaluation results."""
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+from typing import Any
+
+from odhelper import log
+
+RUN_OPTIONS = "run.yaml"
+DATASET_JSON = "dataset.json"
+DATASET_KEYS = ("dataset", "dataset_dir", "data", "dataset_path")
+MAP_TAGS = ("PascalBoxes_Precision/mAP@0.5IOU", "DetectionBoxes_Precision/mAP",
+            "DetectionBoxes_Precision/mAP@.50IOU")
+
+Series = dict[str, list[tuple[int, float]]]  # tag -> [(step, value)] sorted by step
+
+
+def run_options(run_dir: Path) -> dict[str, Any]:
+    """run.yaml as a dict ({} when absent or unreadable)."""
+    import yaml
+
+    path = run_dir / RUN_OPTIONS
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except yaml.YAMLError as exc:
+        log.warning("%s: not valid YAML (%s); options left out of the report", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _dataset_candidates(run_dir: Path, options: dict[str, Any]) -> list[Path]:
+    found = []
+    for key, value in options.items():
+        if isinstance(value, dict):
+            found += _dataset_candidates(run_dir, value)
+        elif key in DATASET_KEYS and isinstance(value, str):
+            found.append(Path(value))
+    config = run_dir / "pipeline.config"
+    if config.is_file():  # the directory of the records the run reads
+        import re
+        found += [Path(p).parent for p in
+                  re.findall(r"input_path:\s*\"([^\"]+)\"", config.read_text(encoding="utf-8"))]
+    return found
+
+
+def dataset_summary(run_dir: Path, options: dict[str, Any]) -> dict | None:
+    """The dataset.json of the dataset the run was trained on, if it can be found."""
+    for candidate in _dataset_candidates(run_dir, options):
+        path = candidate if candidate.suffix == ".json" else candidate / DATASET_JSON
+        if path.is_file():
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                log.warning("%s: unreadable (%s)", path, exc)
+    return None
+
+
+def _scalar(value) -> float | None:
+    import tensorflow as tf
+
+    if value.HasField("simple_value"):
+        return float(value.simple_value)
+    if value.HasField("tensor"):
+        array = tf.make_ndarray(value.tensor)
+        if array.size == 1 and array.dtype.kind in "fiu":
+            return float(array.reshape(-1)[0])
+    return None
+
+
+def scalars(directory: Path) -> Series:
+    """Every scalar in the TensorBoard event files under `directory` (recursive)."""
+    import tensorflow as tf
+
+    series: dict[str, dict[int, float]] = collections.defaultdict(dict)
+    for path in sorted(directory.rglob("events.out.tfevents.*")) if directory.is_dir() else []:
+        try:
+            for event in tf.compat.v1.train.summary_iterator(str(path)):
+                for value in event.summary.value:
+                    number = _scalar(value)
+                    if number is not None:
+                        series[value.tag][int(event.step)] = number
+        except tf.errors.DataLossError as exc:  # a file being written: keep what was read
+            log.warning("%s: truncated event file (%s)", path, exc)
+    return {tag: sorted(points.items()) for tag, points in series.items()}
+
+
+def timings(run_dir: Path) -> list[dict[str, Any]]:
+    """The JSON lines of RUN/timings.jsonl (broken lines skipped)."""
+    path = run_dir / log.TIMINGS_FILE
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def map_series(eval_scalars: Series, records: list[dict[str, Any]]) -> Series:
+    """mAP over steps: the eval event files, else timing records carrying step + metrics."""
+    series = {tag: points for tag, points in eval_scalars.items() if tag in MAP_TAGS}
+    if series:
+        return series
+    found: dict[str, dict[int, float]] = collections.defaultdict(dict)
+    for record in records:
+        if "step" not in record or record.get("status", "success") != "success":
+            continue
+        for tag in MAP_TAGS:
+            if isinstance(record.get(tag), (int, float)):
+                found[tag][int(record["step"])] = float(record[tag])
+    return {tag: sorted(points.items()) for tag, points in found.items()}
+
+
+def loss_series(train_scalars: Series) -> Series:
+    return {tag: points for tag, points in train_scalars.items()
+            if tag.lower().startswith("loss") or "loss" in tag.lower().split("/")[-1]}

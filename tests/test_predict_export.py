@@ -1,0 +1,140 @@
+"""odhelper predict on a real exported SSD (tiny, untrained-ish): CSV, LabelImg XML
+round trip through our own VOC reader, drawn pictures, bad pictures skipped by name."""
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eval_support import cached_tiny_run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    return cached_tiny_run(tmp_path_factory)
+
+
+@pytest.fixture()
+def pictures(tiny_run, tmp_path):
+    """Four good pictures (one in a sub-folder, one PNG with alpha) and bad ones."""
+    from PIL import Image
+
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    source = tiny_run.parent / "pictures"
+    for name in ("pic000.jpg", "pic001.jpg"):
+        shutil.copy(source / name, folder / name)
+    shutil.copy(source / "pic002.jpg", folder / "sub" / "pic002.JPG")
+    Image.open(source / "pic003.jpg").convert("RGBA").save(folder / "alpha.png")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.jpg").write_text("not a picture")
+    whole = (source / "pic004.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(whole[: len(whole) // 2])
+    return folder
+
+
+def run_predict(tiny_run, pictures, out, *flags):
+    from odhelper import cli
+
+    return cli.main(["predict", "--model", str(tiny_run), "-i", str(pictures), "-o", str(out),
+                     "--threshold", "0.0", *flags])
+
+
+def test_predict_writes_csv_xml_and_pictures(tiny_run, pictures, tmp_path):
+    from PIL import Image
+
+    from odhelper.data import voc
+
+    out = tmp_path / "out"
+    assert run_predict(tiny_run, pictures, out, "--xml", "--csv") == 0
+    with open(out / "detections.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert list(rows[0]) == ["filename", "class", "score", "xmin", "ymin", "xmax", "ymax"]
+    by_file = {}
+    for row in rows:
+        by_file.setdefault(row["filename"], []).append(row)
+    assert set(by_file) == {"pic000.jpg", "pic001.jpg", "sub/pic002.JPG", "alpha.png"}
+    for name, found in by_file.items():
+        width, height = Image.open(pictures / name).size
+        assert {r["class"] for r in found} <= {"circle", "square"}
+        for row in found:
+            assert 0 <= float(row["xmin"]) <= float(row["xmax"]) <= width + 0.05
+            assert 0 <= float(row["ymin"]) <= float(row["ymax"]) <= height + 0.05
+        drawn = out / Path(name).with_suffix(".png" if name.endswith(".png") else ".jpg")
+        assert Image.open(drawn).size == (width, height)
+        xml = out / Path(name).with_suffix(".xml")
+        annotation, size_ok, problems = voc.parse(xml.read_bytes(), str(xml))
+        assert size_ok and not problems and annotation.verified is False
+        assert (annotation.filename, annotation.width, annotation.height) == (
+            Path(name).name, width, height)
+        assert "odhelper predict" in xml.read_text()
+        from_xml = sorted((b.name, b.xmin, b.ymin, b.xmax, b.ymax) for b in annotation.boxes)
+        from_csv = sorted((r["class"], *(float(r[k]) for k in ("xmin", "ymin", "xmax", "ymax")))
+                          for r in found)
+        assert len(from_xml) == len(from_csv)
+        for a, b in zip(from_xml, from_csv):
+            assert a[0] == b[0] and np.allclose(a[1:], b[1:], atol=0.051)
+    log_text = (out / "odhelper.log").read_text()
+    for name, reason in (("empty.jpg", "unreadable_image"), ("notes.jpg", "unreadable_image"),
+                         ("cut.jpg", "truncated_image")):
+        assert f"{name}: {reason}" in log_text
+    assert "images/s" in log_text and "4 pictures" in log_text
+
+
+def test_pipeline_matches_a_plain_call(tiny_run):
+    """Pre-resizing in tf.data gives the detections of the full-size serving call."""
+    import tensorflow as tf
+    from PIL import Image
+
+    from odhelper.engine import predictor
+
+    model = predictor.load_model(tiny_run)
+    assert model.input_size == (128, 128) and model.class_names == {1: "circle", 2: "square"}
+    folder = tiny_run.parent / "pictures"
+    paths = predictor.list_images(folder)[:4]
+    problems = []
+    ours = list(predictor.detect(model, paths, folder, problems, threshold=0.0, workers=2))
+    assert [p.name for p in ours] == [p.name for p in paths] and not problems
+    for path, mine in zip(paths, ours):
+        pixels = np.array(Image.open(path).convert("RGB"))
+        outputs = model.function(input_tensor=tf.constant(pixels[None]))
+        plain = predictor.to_prediction(outputs, path.name, *pixels.shape[:2], 0.0)
+        best, plain_best = np.argmax(mine.scores), np.argmax(plain.scores)
+        assert mine.classes[best] == plain.classes[plain_best]
+        assert np.allclose(mine.boxes[best], plain.boxes[plain_best], atol=1.0)
+        assert abs(mine.scores[best] - plain.scores[plain_best]) < 0.02
+
+
+def test_missing_model_is_a_clear_error(tmp_path, capsys):
+    from odhelper import cli
+
+    (tmp_path / "pics").mkdir()
+    code = cli.main(["predict", "--model", str(tmp_path), "-i", str(tmp_path / "pics"),
+                     "-o", str(tmp_path / "out")])
+    assert code == 1
+    assert "no exported SavedModel" in capsys.readouterr().err
+
+
+def test_batched_export_gives_the_same_detections(tiny_run, tmp_path):
+    """A float_image_tensor export takes batches of resized pictures: same results
+    as the one-picture image_tensor export of the same checkpoint."""
+    from eval_support import export_float
+
+    from odhelper.engine import predictor
+
+    batched = predictor.load_model(export_float(tiny_run, tmp_path / "float"))
+    single = predictor.load_model(tiny_run)
+    assert predictor.batch_capable(batched) and not predictor.batch_capable(single)
+    folder = tiny_run.parent / "pictures"
+    paths = predictor.list_images(folder)[:5]  # batches of 3: one full, one partial
+    problems = []
+    ours = list(predictor.detect(batched, paths, folder, problems, 0.0, batch_size=3))
+    reference = list(predictor.detect(single, paths, folder, problems, 0.0))
+    assert [p.name for p in ours] == [p.name for p in reference] and not problems
+    for mine, theirs in zip(ours, reference):
+        assert (mine.width, mine.height) == (theirs.width, theirs.height)
+        assert np.allclose(mine.scores[:10], theirs.scores[:10], atol=1e-3)
+        assert np.allclose(mine.boxes[:10], theirs.boxes[:10], atol=0.5)
