@@ -12,6 +12,15 @@ from odhelper.errors import OdhelperError
 # One line per sub-command, in the order of the workflow.
 COMMANDS = (
     "odhelper.commands.doctor",
+    "odhelper.commands.tfrecord",
+    "odhelper.commands.config",
+    "odhelper.commands.zoo",
+    "odhelper.commands.run",
+    "odhelper.commands.export",
+    "odhelper.commands.evaluate",
+    "odhelper.commands.predict",
+    "odhelper.commands.report",
+    "odhelper.commands.demo",
 )
 
 

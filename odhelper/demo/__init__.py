@@ -1,0 +1,1 @@
+"""`odhelper demo`: a synthetic LabelImg dataset and the whole tool run on it."""
