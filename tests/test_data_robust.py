@@ -194,3 +194,49 @@ def test_images_folder_apart_and_voc_devkit_layout(tmp_path):
     assert content["splits"]["train"]["images"] + content["splits"]["validate"]["images"] == 12
     assert all(p["reason"] in ("identical_images", "grayscale_image")
                for p in content["problems"])
+
+
+def test_keep_validate_grows_train_and_keeps_validation_bytes(tmp_path):
+    """--keep-validate: the old validate shards are reused byte for byte; a validation
+    picture copied under a new name never reaches train; new pictures all train."""
+    import hashlib
+    import json
+
+    source = shared_dataset("raccoon")
+    first = tmp_path / "first"
+    old = build_dataset(options(source, first))
+    grown = tmp_path / "grown"
+    shutil.copytree(source, grown)
+    validation = [line.split()[1] for line in (first / "validate.sha256").read_text().splitlines()]
+    images, annotations = grown / "images", grown / "annotations"
+
+    def add(picture_bytes_from: Path, name: str, xml_from: Path, flip: bool = False) -> None:
+        from PIL import Image
+
+        if flip:
+            Image.open(picture_bytes_from).transpose(
+                Image.Transpose.FLIP_LEFT_RIGHT).save(images / name)
+        else:
+            shutil.copyfile(picture_bytes_from, images / name)
+        xml = xml_from.read_text().replace(picture_bytes_from.name, name)
+        (annotations / Path(name).with_suffix(".xml")).write_text(xml)
+
+    leaked = images / Path(validation[0]).name  # a validation picture under a new name
+    add(leaked, "renamed-" + leaked.name, annotations / Path(leaked.name).with_suffix(".xml"))
+    train_picture = next(p for p in sorted(images.glob("*.jpg"))
+                         if p.name not in {Path(v).name for v in validation})
+    add(train_picture, "fresh.jpg", annotations / train_picture.with_suffix(".xml").name,
+        flip=True)  # new pixels: a new training picture
+    new = build_dataset(options(grown, tmp_path / "new", keep_validate=first))
+
+    def digests(folder):
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in folder.glob("validate*")}
+    assert digests(first) == digests(tmp_path / "new")
+    assert new["splits"]["validate"] == old["splits"]["validate"]
+    assert new["splits"]["train"]["images"] == old["splits"]["train"]["images"] + 1
+    kept = [p for p in new["problems"] if p["reason"] == "kept_in_validation"]
+    assert {Path(p["detail"]).name for p in kept} >= {"renamed-" + leaked.name,
+                                                       leaked.name}
+    assert json.loads((tmp_path / "new" / "dataset.json").read_text())["kept_validation"]
+    assert dataset_is_current(options(grown, tmp_path / "new", keep_validate=first))

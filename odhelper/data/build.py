@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from odhelper import __version__, files, log
-from odhelper.data import discover, labelmap, recordio, split, summary, worker
+from odhelper.data import discover, keep, labelmap, recordio, split, summary, worker
 from odhelper.data.options import TfrecordOptions
 from odhelper.data.problems import Report, problem
 from odhelper.errors import OdhelperError
@@ -122,7 +122,22 @@ def _select(items: list[worker.Item], options: TfrecordOptions, report: Report):
     return chosen, groups
 
 
-def _split(groups: dict[str, list[worker.Item]], options: TfrecordOptions) -> dict[str, list]:
+def _split(groups: dict[str, list[worker.Item]], options: TfrecordOptions,
+           kept: keep.KeptValidation | None) -> dict[str, list]:
+    if kept is not None:  # validation is the kept one: everything new trains
+        sides = {key: split.TRAIN for key in groups}
+    else:
+        sides = split.split_units(_units(groups), 1.0 - options.train_fraction, options.seed)
+    parts: dict[str, list[worker.Item]] = {split.TRAIN: [], split.VALIDATE: []}
+    for key, twins in groups.items():
+        parts[sides[key]].extend(twins)
+    for side, items in parts.items():  # a seeded, order-independent shuffle
+        items.sort(key=lambda i: (i.sha256, i.image_name))
+        random.Random(f"{options.seed}:{side}").shuffle(items)
+    return parts
+
+
+def _units(groups: dict[str, list[worker.Item]]) -> list[split.Unit]:
     units = []
     for key, twins in groups.items():
         unit = split.Unit(key, len(twins))
@@ -132,14 +147,7 @@ def _split(groups: dict[str, list[worker.Item]], options: TfrecordOptions) -> di
             for box in twin.boxes:
                 unit.class_boxes[box.name] = unit.class_boxes.get(box.name, 0) + 1
         units.append(unit)
-    sides = split.split_units(units, 1.0 - options.train_fraction, options.seed)
-    parts: dict[str, list[worker.Item]] = {split.TRAIN: [], split.VALIDATE: []}
-    for key, twins in groups.items():
-        parts[sides[key]].extend(twins)
-    for side, items in parts.items():  # a seeded, order-independent shuffle
-        items.sort(key=lambda i: (i.sha256, i.image_name))
-        random.Random(f"{options.seed}:{side}").shuffle(items)
-    return parts
+    return units
 
 
 def _shard_counts(parts: dict[str, list], options: TfrecordOptions) -> dict[str, int]:
@@ -234,6 +242,7 @@ def _small_outputs(options: TfrecordOptions, label_ids, parts, output: Path) -> 
     labelmap.write(label_ids, output / "label_map.pbtxt")
     for side, side_items in parts.items():
         _write_csv(side_items, output / f"{side}.csv")
+    keep.write_index(parts[split.VALIDATE], output)
     return _copy_label_map(options, output / "label_map.pbtxt")
 
 
@@ -258,6 +267,8 @@ def build_dataset(options: TfrecordOptions) -> dict:
     output.mkdir(parents=True, exist_ok=True)
     (output / DATASET_JSON).unlink(missing_ok=True)
     recordio.clean_temp_files(output)
+    kept = keep.KeptValidation.load(options.keep_validate, output) \
+        if options.keep_validate else None
     index = discover.build_index(options.input, options.images)
     if not index.xml_files:
         raise OdhelperError(f"{options.input}: no *.xml annotations found (searched recursively)")
@@ -278,7 +289,9 @@ def build_dataset(options: TfrecordOptions) -> dict:
                                 f"{len(index.xml_files)} annotations have problems "
                                 f"({', '.join(report.counts())})")
         label_ids = _label_ids(options, chosen)
-        parts = _split(groups, options)
+        if kept is not None:
+            groups = kept.exclude(groups, report)
+        parts = _split(groups, options, kept)
         for side, side_items in parts.items():
             if not side_items:
                 log.warning("The %s split is empty (%d usable images): no %s records",
@@ -291,6 +304,8 @@ def build_dataset(options: TfrecordOptions) -> dict:
         copied: list[str | None] = []
         shard_names = _write_shards(parts, counts, label_ids, pool, output, lambda: copied.append(
             _small_outputs(options, label_ids, parts, output)))
+        if kept is not None:
+            kept.copy_into(output)
         log.info("Wrote %d shards, %.0f MB, in %.2f s", sum(counts.values()),
                  sum(i.nbytes for i in chosen) / 1e6, time.perf_counter() - clock)
     finally:
@@ -299,6 +314,8 @@ def build_dataset(options: TfrecordOptions) -> dict:
         recordio.clean_temp_files(output)
     content = summary.dataset_record(options, label_ids, parts, shard_names, report,
                                      fingerprint(options, index), len(index.xml_files))
+    if kept is not None:
+        kept.patch_record(content)
     content["label_map_copy"] = copied[0]
     content["odhelper_version"] = __version__
     files.write_json(output / DATASET_JSON, content)

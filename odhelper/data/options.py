@@ -22,6 +22,9 @@ class TfrecordOptions:
                                     "dropped); default: generated from the classes found",
                                     flags=("-l",))
     name: str | None = option(None, "dataset name (default: the output folder's name)")
+    keep_validate: Path | None = option(None, "earlier dataset folder whose validation split is "
+                                        "kept byte for byte (its validate records reused, its "
+                                        "images never trained on); all new images train")
     keep_empty: bool = option(False, "keep images without objects as negative examples")
     skip_difficult: bool = option(False, "drop boxes marked difficult")
     strict: bool = option(False, "stop at the first problem instead of skipping it")
@@ -41,6 +44,9 @@ class TfrecordOptions:
         self.output = Path(self.output)
         self.images = Path(self.images) if self.images else None
         self.label_map = Path(self.label_map) if self.label_map else None
+        self.keep_validate = Path(self.keep_validate) if self.keep_validate else None
+        if self.keep_validate and not self.label_map:  # the kept records carry its ids
+            self.label_map = self.keep_validate / "label_map.pbtxt"
         self.train_fraction  # validates split_ratio
         if self.shards < 0 or self.workers < 0:
             raise UsageError("tfrecord: --shards and --workers must be >= 0")
@@ -74,4 +80,6 @@ class TfrecordOptions:
                 "keep_empty": self.keep_empty, "skip_difficult": self.skip_difficult,
                 "verify_pixels": self.verify_pixels, "shards": self.shards,
                 "images": str(self.images.resolve()) if self.images else None,
+                "keep_validate": str(self.keep_validate.resolve()) if self.keep_validate
+                else None,
                 "input": str(self.input.resolve())}

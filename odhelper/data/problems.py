@@ -39,6 +39,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "exif_rotated": ("warning", "stored pixels match the orientation the boxes were drawn on"),
     "grayscale_image": ("info", "kept as is (the decoder expands it to 3-channel RGB)"),
     "converted_image": ("info", "re-encoded so that it decodes to 3-channel RGB"),
+    "kept_in_validation": ("info", "not trained on: already in the kept validation split"),
 }
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}

@@ -1,0 +1,1 @@
+"""Active learning: turn image-level labels (a folder per class) into boxes."""

@@ -1,0 +1,79 @@
+"""`--keep-validate OLD_DATASET`: grow a dataset without touching its validation split.
+
+The old dataset's validate records are copied byte for byte, its label map is
+reused (the records carry its ids), and every image whose bytes are already in
+validation stays out of train, whatever its new name: metrics stay comparable
+across rebuilds and nothing leaks. `validate.sha256` (one `sha256  name` line per
+validation image) is written by every build so that any dataset can be kept.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from odhelper import files
+from odhelper.data.problems import problem
+from odhelper.errors import OdhelperError
+
+INDEX = "validate.sha256"
+
+
+def write_index(items, output: Path) -> None:
+    lines = sorted(f"{item.sha256}  {item.image_name}" for item in items)
+    files.write_text(output / INDEX, "".join(line + "\n" for line in lines))
+
+
+@dataclass
+class KeptValidation:
+    folder: Path
+    content: dict  # the old dataset.json
+    hashes: set[str]
+
+    @classmethod
+    def load(cls, folder: Path, output: Path) -> "KeptValidation":
+        folder = Path(folder)
+        if folder.resolve() == Path(output).resolve():
+            raise OdhelperError(f"--keep-validate {folder}: must differ from the output folder")
+        try:
+            content = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
+            index = (folder / INDEX).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise OdhelperError(f"--keep-validate {folder}: not a dataset written by "
+                                f"`odhelper tfrecord` ({exc})") from None
+        shards = content.get("splits", {}).get("validate", {}).get("shards") or []
+        missing = [s for s in shards if not (folder / s).is_file()]
+        if not shards or missing:
+            raise OdhelperError(f"--keep-validate {folder}: validate shards missing "
+                                f"({', '.join(missing) or 'none listed'})")
+        hashes = {line.split()[0] for line in index.splitlines() if line.strip()}
+        return cls(folder, content, hashes)
+
+    def exclude(self, groups: dict[str, list], report) -> dict[str, list]:
+        """Drop the groups (keyed by sha256) already in validation; note each one."""
+        kept = {}
+        for sha, twins in groups.items():
+            if sha in self.hashes:
+                for twin in twins:
+                    report.add(problem(twin.xml, "kept_in_validation", twin.image_name))
+            else:
+                kept[sha] = twins
+        return kept
+
+    def copy_into(self, output: Path) -> None:
+        """The validate shards and validate.csv / validate.sha256, byte for byte."""
+        validate = self.content["splits"]["validate"]
+        for name in validate["shards"] + ["validate.csv", INDEX]:
+            if (self.folder / name).is_file():
+                with files.atomic_path(output / name) as temp:
+                    shutil.copyfile(self.folder / name, temp)
+
+    def patch_record(self, content: dict) -> None:
+        """dataset.json: the kept validate split and its per-class counts."""
+        content["splits"]["validate"] = self.content["splits"]["validate"]
+        old = {c["name"]: c for c in self.content.get("classes", [])}
+        for row in content["classes"]:
+            for what in ("validate_images", "validate_boxes"):
+                row[what] = old.get(row["name"], {}).get(what, 0)
+        content["kept_validation"] = str(self.folder.resolve())

@@ -1,0 +1,60 @@
+"""Adoption rule, pool scanning, resumable state and the deck's round table."""
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from odhelper.active import adopt as adoption
+from odhelper.active.pool import PoolImage, scan_pool
+from odhelper.active.state import ActiveState, RoundRecord
+from odhelper.active.table import adoption_table
+from odhelper.errors import OdhelperError
+
+
+def _det(name, score, box=(10, 10, 50, 50)):
+    return adoption.Detection(name, score, *box)
+
+
+def test_adopts_only_when_best_detection_has_the_picture_class(tmp_path):
+    image = PoolImage(tmp_path / "dog" / "a.jpg", "dog")
+    assert adoption.adopt(image, [], 100, 80, 0.8, 1) is None
+    assert adoption.adopt(image, [_det("cat", 0.95), _det("dog", 0.9)], 100, 80, 0.8, 1) is None
+    assert adoption.adopt(image, [_det("dog", 0.79)], 100, 80, 0.8, 1) is None
+    candidate = adoption.adopt(
+        image, [_det("dog", 0.97), _det("dog", 0.85, (60, 5, 90, 70)), _det("dog", 0.5),
+                _det("cat", 0.9)], 100, 80, 0.8, 3)
+    boxes = candidate.annotation.boxes
+    assert [(b.name, b.score) for b in boxes] == [("dog", 0.97), ("dog", 0.85)]
+    assert candidate.annotation.verified is False
+    assert candidate.annotation.source == "odhelper active-learn round 3"
+    assert (candidate.annotation.width, candidate.annotation.height) == (100, 80)
+
+
+def test_scan_pool_reads_class_folders_and_rejects_unknown(tmp_path):
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        Image.new("RGB", (8, 8)).save(tmp_path / name / f"{name}1.JPG")
+    (tmp_path / "dog" / "notes.txt").write_text("x")
+    images = scan_pool(tmp_path, ["cat", "dog"])
+    assert [i.key for i in images] == ["cat/cat1.JPG", "dog/dog1.JPG"]
+    with pytest.raises(OdhelperError, match="not in the label map: dog"):
+        scan_pool(tmp_path, ["cat"])
+
+
+def test_state_round_trips_and_table_counts(tmp_path):
+    state = ActiveState(classes=["cat", "dog"], boxed_train_images=10)
+    state.rounds.append(RoundRecord(0, 100, metrics={"mAP@0.5": 0.5}))
+    state.rounds.append(RoundRecord(1, 200, adopted={"cat": ["cat/a", "cat/b"], "dog": ["dog/c"]}))
+    state.rounds.append(RoundRecord(2, 300, adopted={"dog": ["dog/d"]}))
+    state.save(tmp_path)
+    loaded = ActiveState.load(tmp_path)
+    assert loaded == state
+    assert loaded.adopted_keys() == {"cat/a", "cat/b", "dog/c", "dog/d"}
+    assert loaded.next_round() == 3
+    lines = adoption_table(loaded)
+    assert lines[0].split() == ["ID", "NAME", "1", "step", "2", "step"]
+    assert lines[1].split() == ["1", "cat", "2", "0"]
+    assert lines[2].split() == ["2", "dog", "1", "1"]
+    assert lines[3].split() == ["Total", "3", "1"]
+    assert lines[4].split() == ["Train", "images", "13", "14"]
+    assert lines[5].split() == ["Increase", "+30.0%", "+7.7%"]
