@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--initial-steps", type=int, default=1000)
     parser.add_argument("--steps-per-round", type=int, default=500)
     parser.add_argument("--threshold", type=float, default=0.8)
+    parser.add_argument("--box-threshold", type=float, default=None)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--image-size", type=int, default=160)
     args = parser.parse_args()
@@ -44,6 +45,7 @@ def main() -> None:
         dataset=synthetic / "images", pool=synthetic / "pool", model="ssd_mobilenet_v2_cpu",
         rounds=args.rounds, steps_per_round=args.steps_per_round,
         initial_steps=args.initial_steps, threshold=args.threshold,
+        box_threshold=args.box_threshold,
         run_dir=args.out / "run", batch_size=args.batch_size, from_scratch=True,
         set=[f"model.ssd.image_resizer.fixed_shape_resizer.height={side}",
              f"model.ssd.image_resizer.fixed_shape_resizer.width={side}"]))

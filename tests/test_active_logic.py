@@ -28,6 +28,10 @@ def test_adopts_only_when_best_detection_has_the_picture_class(tmp_path):
     assert candidate.annotation.verified is False
     assert candidate.annotation.source == "odhelper active-learn round 3"
     assert (candidate.annotation.width, candidate.annotation.height) == (100, 80)
+    lower = adoption.adopt(image, [_det("dog", 0.97), _det("dog", 0.6), _det("dog", 0.4),
+                                   _det("cat", 0.7)], 100, 80, 0.8, 3, box_threshold=0.5)
+    assert [b.score for b in lower.annotation.boxes] == [0.97, 0.6]
+    assert adoption.adopt(image, [_det("dog", 0.7)], 100, 80, 0.8, 1, box_threshold=0.5) is None
 
 
 def test_scan_pool_reads_class_folders_and_rejects_unknown(tmp_path):

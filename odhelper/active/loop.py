@@ -12,6 +12,7 @@ RUN/
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -50,7 +51,6 @@ def _build(options: ActiveOptions, round_number: int) -> dict:
         seed=options.seed, copy_label_map=False,
         keep_validate=None if first else options.run_dir / "dataset-0")
     if dataset_is_current(tfrecord):
-        import json
         return json.loads((tfrecord.output / "dataset.json").read_text())
     with log.stage("TF Record Generator", "conversion", round=round_number):
         content = build_dataset(tfrecord)
@@ -83,8 +83,6 @@ def _train(options: ActiveOptions, round_number: int) -> dict[str, float]:
 
 
 def _last_metrics(run_dir: Path) -> dict[str, float]:
-    import json
-
     lines = (run_dir / log.TIMINGS_FILE).read_text().splitlines()
     evals = [json.loads(line) for line in lines if '"Evaluate model"' in line]
     evals = [e for e in evals if e.get("status") == "success"]
@@ -105,13 +103,14 @@ def _predict(options: ActiveOptions, remaining: list[PoolImage],
     candidates = []
     for prediction in log.progress(
             predictor.detect(model, [i.path for i in remaining], options.pool, problems,
-                             threshold=options.threshold),
+                             threshold=options.box_threshold),
             total=len(remaining), desc=f"round {round_number}", unit="img"):
         detections = [Detection(model.name_of(c), float(s), *map(float, box))
                       for box, s, c in zip(prediction.boxes, prediction.scores,
                                            prediction.classes)]
         found = adopt(by_name[prediction.name], detections, prediction.width,
-                      prediction.height, options.threshold, round_number)
+                      prediction.height, options.threshold, round_number,
+                      options.box_threshold)
         if found:
             candidates.append(found)
     for problem in problems:

@@ -23,6 +23,8 @@ class ActiveOptions:
                                        "--steps-per-round)")
     threshold: float = option(0.8, "adopt a picture when its best detection has the "
                               "picture's class and scores at least this", flags=("-t",))
+    box_threshold: float | None = option(None, "boxes of the picture's class kept in an adopted "
+                                         "picture score at least this (default: --threshold)")
     review: bool = option(False, "write candidates to RUN_DIR/review/ for a person to check in "
                           "LabelImg; the next round adopts those saved as verified")
     run_dir: Path = option(Path("runs/active"), "folder for rounds, datasets, adopted pictures "
@@ -47,6 +49,10 @@ class ActiveOptions:
             raise UsageError("active-learn: --rounds must be >= 0, --steps-per-round >= 1")
         if not 0.0 < self.threshold <= 1.0:
             raise UsageError(f"active-learn: --threshold must be in (0, 1], got {self.threshold}")
+        self.box_threshold = self.threshold if self.box_threshold is None else \
+            self.box_threshold
+        if not 0.0 < self.box_threshold <= self.threshold:
+            raise UsageError("active-learn: --box-threshold must be in (0, --threshold]")
         self.dataset, self.pool, self.run_dir = (Path(self.dataset), Path(self.pool),
                                                  Path(self.run_dir))
         self.initial_steps = self.initial_steps or self.steps_per_round
