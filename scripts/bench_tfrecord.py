@@ -32,10 +32,9 @@ BASELINE = textwrap.dedent('''
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import pandas as pd
     from PIL import Image
-    from odhelper.od import api
     import tensorflow as tf
-    dataset_util = __import__("object_detection.utils.dataset_util", fromlist=["x"])
-    api()
+    from odhelper.od import module
+    dataset_util = module("utils.dataset_util")  # as the tutorial: TF + dataset_util only
     source, output = sys.argv[1], sys.argv[2]
     rows = []
     for xml_file in sorted(glob.glob(source + "/**/*.xml", recursive=True)):

@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 VENV=${ODHELPER_VENV:-.venv}
-TF_REQ="tensorflow-cpu==2.21.0"
-[ "${ODHELPER_GPU:-0}" = "1" ] && TF_REQ="tensorflow[and-cuda]==2.21.0"
+TF_REQ="tensorflow-cpu==2.21.0" OTHER_TF="tensorflow"
+[ "${ODHELPER_GPU:-0}" = "1" ] && TF_REQ="tensorflow[and-cuda]==2.21.0" OTHER_TF="tensorflow-cpu"
 
 stamp_of_inputs() {
   { echo "$TF_REQ"; cat requirements/base.lock requirements/nodeps.txt pyproject.toml; } | sha256sum | cut -d' ' -f1
@@ -35,6 +35,11 @@ if [ -f "$VENV/.odhelper-stamp" ] && [ "$(cat "$VENV/.odhelper-stamp")" = "$stam
   exit 0
 fi
 started=$(date +%s)
+# Switching CPU <-> GPU: the two builds share the `tensorflow` package folder.
+if "$VENV/bin/python" -m pip show -q "$OTHER_TF" >/dev/null 2>&1; then
+  echo "setup: removing $OTHER_TF (switching TensorFlow build)"
+  "${PIP[@]}" uninstall -y "$OTHER_TF"
+fi
 echo "setup: installing $TF_REQ and requirements/base.lock"
 "${PIP[@]}" install "$TF_REQ" -r requirements/base.lock
 echo "setup: installing requirements/nodeps.txt without their (wrong) declared pins"

@@ -39,8 +39,12 @@ def test_scan_pool_reads_class_folders_and_rejects_unknown(tmp_path):
         (tmp_path / name).mkdir()
         Image.new("RGB", (8, 8)).save(tmp_path / name / f"{name}1.JPG")
     (tmp_path / "dog" / "notes.txt").write_text("x")
+    (tmp_path / "dog" / "more").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "dog" / "more" / "dog2.jpg")
+    Image.new("RGB", (8, 8)).save(tmp_path / "dog" / "more" / "dog1.JPG")  # same key: skipped
     images = scan_pool(tmp_path, ["cat", "dog"])
-    assert [i.key for i in images] == ["cat/cat1.JPG", "dog/dog1.JPG"]
+    assert [i.key for i in images] == ["cat/cat1.JPG", "dog/dog1.JPG", "dog/dog2.jpg"]
+    assert images[1].path == tmp_path / "dog" / "dog1.JPG"
     with pytest.raises(OdhelperError, match="not in the label map: dog"):
         scan_pool(tmp_path, ["cat"])
 

@@ -139,7 +139,18 @@ def _make_corpus(root: Path) -> dict[str, tuple[str, bool]]:
         _save(_noise(seed=seed), root / f"{stem}.jpg", "JPEG", exif=exif.tobytes())
         _xml(root, stem, f"{stem}.jpg", [_box(x0=5, y0=5, x1=30, y1=50)], size=size)
         expected[stem] = ("exif_rotated", True)
+    _scrambled_jpeg(root / "rotcorrupt.jpg", seed=33, exif=exif.tobytes())
+    _xml(root, "rotcorrupt", "rotcorrupt.jpg", [_box(x0=5, y0=5, x1=30, y1=50)], size=(H, W))
+    expected["rotcorrupt"] = ("corrupt_image", False)  # found before its pixels are rotated
     return expected
+
+
+def _scrambled_jpeg(path: Path, seed: int, **kwargs) -> None:
+    """A JPEG whose header and end marker are intact but whose scan data is garbage."""
+    data = bytearray(_save(_noise(seed=seed), path, "JPEG", **kwargs))
+    start = data.index(b"\xff\xda") + 40
+    data[start:start + 160] = bytes(b ^ 0x55 for b in data[start:start + 160])
+    path.write_bytes(bytes(data))
 
 
 @pytest.fixture(scope="module")
@@ -220,3 +231,48 @@ def test_nothing_usable_is_an_error(tmp_path):
     assert main(["tfrecord", "-i", str(source), "-o", str(tmp_path / "out"),
                  "--no-copy-label-map"]) == 1
     assert main(["tfrecord", "-i", str(source), "-o", str(tmp_path / "out"), "-sr", "12"]) == 2
+
+
+def test_verify_pixels_finds_garbage_inside_a_jpeg(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    for number in range(2):
+        _save(_noise(seed=number), source / f"fine{number}.jpg", "JPEG")
+        _xml(source, f"fine{number}", f"fine{number}.jpg", [_box()])
+    _scrambled_jpeg(source / "inside.jpg", seed=5)
+    _xml(source, "inside", "inside.jpg", [_box()])
+    quick = build_dataset(options(source, tmp_path / "quick"))
+    assert not quick["problems"]  # default: header + end marker checks only (fast)
+    full = build_dataset(options(source, tmp_path / "full", verify_pixels=True))
+    assert [(Path(p["file"]).stem, p["reason"]) for p in full["problems"]] == [
+        ("inside", "corrupt_image")]
+
+
+def test_image_gone_while_writing_costs_only_that_image(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from odhelper.data import build
+
+    source = tmp_path / "in"
+    source.mkdir()
+    for number in range(6):
+        _save(_noise(seed=number), source / f"pic{number}.jpg", "JPEG")
+        _xml(source, f"pic{number}", f"pic{number}.jpg", [_box()])
+    real_counts = build._shard_counts
+
+    def delete_then_count(parts, options_):  # between inspection and writing
+        (source / "pic3.jpg").unlink()
+        return real_counts(parts, options_)
+
+    monkeypatch.setattr(build, "_shard_counts", delete_then_count)
+    output = tmp_path / "out"
+    content = build_dataset(options(source, output, split_ratio=0.5))
+    assert [(p["file"], p["reason"]) for p in content["problems"]] == [
+        ("pic3.xml", "failed_while_writing")]
+    records = decode_records(shard_paths(output, content))
+    assert sorted(Path(r["source_id"]).stem for r in records) == [
+        "pic0", "pic1", "pic2", "pic4", "pic5"]
+    listed = [name for side in ("train", "validate")
+              for name in pd.read_csv(output / f"{side}.csv")["filename"]]
+    assert sorted(listed) == ["pic0.jpg", "pic1.jpg", "pic2.jpg", "pic4.jpg", "pic5.jpg"]
+    assert sum(s["images"] for s in content["splits"].values()) == 5

@@ -53,8 +53,8 @@ def test_raccoon_counts_twins_and_split(raccoon):
     assert reasons["identical_images"] == {name for pair in twins for name in pair}
     assert reasons["grayscale_image"] == {"raccoon-150", "raccoon-152", "raccoon-161"}
     assert set(reasons) == {"identical_images", "grayscale_image"}
-    validate = set(pd.read_csv(output / "validate.csv")["filename"])
-    train = set(pd.read_csv(output / "train.csv")["filename"])
+    validate = set(pd.read_csv(output / "validate.csv")["path"])
+    train = set(pd.read_csv(output / "train.csv")["path"])
     assert not validate & train and len(validate | train) == 200
     for first, second in twins:
         assert (f"images/{first}.jpg" in validate) == (f"images/{second}.jpg" in validate)
@@ -101,7 +101,8 @@ def test_dataset_json_contract_and_outputs(raccoon):
             assert (output / name).is_file() and name.startswith(f"{side}-")
     frame = pd.read_csv(output / "train.csv")
     assert list(frame.columns) == ["filename", "width", "height", "class",
-                                   "xmin", "ymin", "xmax", "ymax"]
+                                   "xmin", "ymin", "xmax", "ymax", "path"]
+    assert not frame["filename"].str.contains("/").any()  # the classic layout: bare names
     assert len(frame) == on_disk["splits"]["train"]["boxes"]
     assert dataset_is_current(opts)
     assert not dataset_is_current(options(opts.input, output, seed=opts.seed + 1))

@@ -84,19 +84,24 @@ def test_letters_true_false_nothing():
     right = ImageResult("t", 100, 100, [BOX], [DOG], [BOX], [0.9], [DOG])
     wrong = ImageResult("f", 100, 100, [BOX], [DOG], [BOX, BOX], [0.9, 0.6], [CAT, DOG])
     weak = ImageResult("n1", 100, 100, [BOX], [DOG], [BOX], [0.4], [DOG])
-    away = ImageResult("n2", 100, 100, [BOX], [DOG], [ELSEWHERE], [0.9], [DOG])
-    assert [letter_for(r, DOG) for r in (right, wrong, weak, away)] == ["T", "F", "N", "N"]
+    away = ImageResult("f2", 100, 100, [BOX], [DOG], [ELSEWHERE], [0.9], [DOG])
+    assert [letter_for(r, DOG) for r in (right, wrong, weak, away)] == ["T", "F", "N", "F"]
     assert letter_for(weak, DOG, threshold=0.3) == "T"
+    # a cat rightly found elsewhere in the picture says nothing about the dog
+    cat_found = ImageResult("n2", 100, 100, [BOX, ELSEWHERE], [DOG, CAT], [ELSEWHERE], [0.9],
+                            [CAT])
+    assert letter_for(cat_found, DOG) == "N" and letter_for(cat_found, CAT) == "T"
 
 
 def test_letter_table_limits_and_totals(tmp_path):
     rows = letter_table(twelve_dogs(), CATEGORIES, limit=10)
     dog = rows[0]
-    assert dog.letters == list("TTNTTNNTNN")  # wrong-place guesses overlap nothing: N
+    assert dog.letters == list("TTFTTFFTNN")  # the deck's 5 right, 3 wrong of 8 predicted
     assert len(rows[1].letters) == 0
-    assert totals(rows) == {"T": 5, "F": 0, "N": 5}
+    assert totals(rows) == {"T": 5, "F": 3, "N": 2}
     paths = save_letter_table(rows, tmp_path)
-    assert "| total |  | 5 | 0 | 5 |" in paths[1].read_text()
+    assert "| total |  | 5 | 3 | 2 |" in paths[1].read_text()
+    assert totals(letter_table(twelve_dogs(), CATEGORIES, limit=12)) == {"T": 5, "F": 3, "N": 4}
 
 
 def test_tables_written_as_csv_and_markdown(tmp_path):

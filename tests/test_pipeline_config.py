@@ -65,6 +65,27 @@ def test_checkpoint_and_overrides(dataset):
     assert crop[0].random_scale_crop_and_pad_to_square.output_size == 128
 
 
+def test_batch_size_scales_the_learning_rate_and_steps_the_schedule(dataset):
+    def cosine(configs):
+        optimizer = configs["train_config"].optimizer
+        kind = optimizer.WhichOneof("optimizer")
+        return getattr(optimizer, kind).learning_rate.cosine_decay_learning_rate
+
+    template = config.fill(config.FillRequest("ssd_mobilenet_v2", dataset, steps=100))
+    batch = template["train_config"].batch_size
+    halved = config.fill(config.FillRequest("ssd_mobilenet_v2", dataset, steps=100,
+                                            batch_size=batch // 2))
+    assert halved["train_config"].batch_size == batch // 2
+    for name in ("learning_rate_base", "warmup_learning_rate"):
+        assert getattr(cosine(halved), name) == pytest.approx(
+            getattr(cosine(template), name) * (batch // 2) / batch)
+    chosen = config.fill(config.FillRequest("ssd_mobilenet_v2", dataset, steps=100,
+                                            batch_size=batch // 2,
+                                            overrides=["learning_rate=0.05", "train_steps=300"]))
+    assert cosine(chosen).learning_rate_base == pytest.approx(0.05)
+    assert chosen["train_config"].num_steps == 300 and cosine(chosen).total_steps == 300
+
+
 @pytest.mark.parametrize("item, message", [
     ("train_config.no_such_field=1", "has no field 'no_such_field'"),
     ("train_config.batch_size=abc", "wrong type"),

@@ -76,7 +76,7 @@ def test_predict_writes_csv_xml_and_pictures(tiny_run, pictures, tmp_path):
                           for r in found)
         assert len(from_xml) == len(from_csv)
         for a, b in zip(from_xml, from_csv):
-            assert a[0] == b[0] and np.allclose(a[1:], b[1:], atol=0.051)
+            assert a[0] == b[0] and np.allclose(a[1:], b[1:], atol=1.0)  # XML: whole px
     log_text = (out / "odhelper.log").read_text()
     for name, reason in (("empty.jpg", "unreadable_image"), ("notes.jpg", "unreadable_image"),
                          ("cut.jpg", "truncated_image")):

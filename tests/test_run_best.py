@@ -48,7 +48,10 @@ def test_best_keeps_the_highest_metric_and_counts_stale(tmp_path, checkpoints):
     # a resumed run remembers the best so far
     again = BestKeeper(tmp_path, METRIC)
     assert again.value == 0.5 and not again.consider(4, {METRIC: 0.45}, checkpoints[2])
+    assert again.stale == 2  # and the evaluations without improvement, for --patience
     assert not again.consider(5, {"other": 1.0}, checkpoints[2])  # metric absent: warned
+    assert again.consider(6, {METRIC: 0.6}, checkpoints[2]) and again.stale == 0
+    assert BestKeeper(tmp_path, METRIC).stale == 0
 
 
 def test_latest_step_reads_checkpoint_state(tmp_path, checkpoints):
@@ -61,6 +64,8 @@ def test_latest_step_reads_checkpoint_state(tmp_path, checkpoints):
     (["run", "--steps", "5"], "give -i XML_DIR or --dataset DIR"),
     (["run", "--steps", "5", "--dataset", "d", "--eval-every", "0"], "--eval-every"),
     (["run", "--steps", "5", "--dataset", "d", "--model", "yolo"], "unknown model 'yolo'"),
+    (["run", "--steps", "5", "--dataset", "d", "--patience", "2", "--eval-mode", "sidecar"],
+     "--patience needs --eval-mode inline"),
 ])
 def test_run_usage_errors(argv, message, capsys, tmp_path):
     argv = [a if a != "d" else str(tmp_path) for a in argv]

@@ -56,7 +56,7 @@ def finished_run(tmp_path_factory):
     run_dir = root / "run"
     argv = ["run", "--model", "ssd_mobilenet_v2", "--steps", "4", "--eval-every", "2",
             "--dataset", str(dataset), "--run-dir", str(run_dir), "--batch-size", "2",
-            "--from-scratch", "--log-every", "1", *SIZE]
+            "--from-scratch", "--log-every", "1", "--tflite", *SIZE]
     assert cli.main(argv) == 0
     return run_dir, argv, root
 
@@ -80,6 +80,9 @@ def test_two_evaluations_in_one_process(finished_run):
                  "Evaluate model start [ Step number : 4 ]", "Export model start",
                  "Report Success", "Program end [ Total time :", "tensorboard --logdir"):
         assert line in log_text
+    success = [line for line in log_text.splitlines() if "Evaluate model Success" in line]
+    assert len(success) == 2 and all("PascalBoxes_Precision/mAP@0.5IOU : " in line
+                                     and "Total evaluation time" in line for line in success)
     assert sorted(p.name for p in (run_dir / "checkpoints").glob("ckpt-*.index")) == \
         ["ckpt-2.index", "ckpt-4.index"]
     best = json.loads((run_dir / "best" / "best.json").read_text())
@@ -114,12 +117,41 @@ def test_export_detects_in_a_fresh_process(finished_run):
     detected = json.loads(result.stdout.strip().splitlines()[-1])
     assert detected["boxes"][0] == 1 and detected["boxes"][2] == 4
     assert 0 <= detected["num"] <= 100 and 0.0 <= detected["top_score"] <= 1.0
+    assert (export / "label_map.pbtxt").read_text() == (run_dir / "label_map.pbtxt").read_text()
+
+
+def test_tflite_model_runs(finished_run):
+    import numpy as np
+    import tensorflow as tf
+
+    run_dir, _, _ = finished_run
+    interpreter = tf.lite.Interpreter(model_path=str(run_dir / "export" / "model.tflite"))
+    interpreter.allocate_tensors()
+    (given,) = interpreter.get_input_details()
+    assert list(given["shape"]) == [1, 64, 64, 3]
+    interpreter.set_tensor(given["index"], np.zeros(given["shape"], np.float32))
+    interpreter.invoke()
+    outputs = [interpreter.get_tensor(o["index"]) for o in interpreter.get_output_details()]
+    assert any(o.shape[-1] == 4 for o in outputs)  # boxes among the outputs
 
 
 def test_finished_run_says_so(finished_run):
     run_dir, argv, _ = finished_run
     assert cli.main(argv) == 0
     assert "already finished at step 4" in (run_dir / "odhelper.log").read_text()
+
+
+def test_larger_steps_continue_and_refresh_the_report(finished_run):
+    run_dir, argv, _ = finished_run
+    longer = [a if a != "4" else "6" for a in argv]
+    longer.remove("--tflite")
+    assert cli.main(longer) == 0
+    log_text = (run_dir / "odhelper.log").read_text()
+    assert "Continuing" in log_text and "from step 4 to 6" in log_text
+    assert "Evaluate model start [ Step number : 6 ]" in log_text
+    best = json.loads((run_dir / "best" / "best.json").read_text())
+    reported = json.loads((run_dir / "eval" / "metrics.json").read_text())
+    assert reported["step"] == best["step"]  # the report's tables follow best/
 
 
 def test_templates_byte_identical_after_runs(finished_run):

@@ -62,7 +62,8 @@ def accepted(review_dir: Path) -> list[Reviewed]:
 
 
 def take_accepted(reviewed: list[Reviewed], adopted_dir: Path) -> dict[str, list[str]]:
-    """Move accepted reviews into the adopted folder; pool keys by class."""
+    """Copy accepted reviews into the adopted folder; pool keys by class. Their review
+    files stay until `clear_reviewed`, once active.json records them (kill-safe)."""
     by_class: dict[str, list[str]] = {}
     for item in reviewed:
         target = adopted_dir / item.label / item.picture.name
@@ -70,10 +71,14 @@ def take_accepted(reviewed: list[Reviewed], adopted_dir: Path) -> dict[str, list
             shutil.copyfile(item.picture, temp)
         with files.atomic_path(target.with_suffix(".xml")) as temp:
             shutil.copyfile(item.xml, temp)
-        item.xml.unlink()
-        item.picture.unlink()
         by_class.setdefault(item.label, []).append(item.key)
     return by_class
+
+
+def clear_reviewed(reviewed: list[Reviewed]) -> None:
+    for item in reviewed:
+        item.xml.unlink(missing_ok=True)
+        item.picture.unlink(missing_ok=True)
 
 
 def offer_for_review(candidates: list[Candidate], review_dir: Path) -> dict[str, list[str]]:

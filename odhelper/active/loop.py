@@ -119,13 +119,15 @@ def _predict(options: ActiveOptions, remaining: list[PoolImage],
     return candidates
 
 
-def _label_round(options: ActiveOptions, state: ActiveState, round_number: int) -> RoundRecord:
-    """Predict on the pool; adopt (or offer for review); the round's record."""
+def _label_round(options: ActiveOptions, state: ActiveState, round_number: int
+                 ) -> tuple[RoundRecord, list[labels.Reviewed]]:
+    """Predict on the pool; adopt (or offer for review); the round's record and the
+    accepted reviews it took."""
     record = RoundRecord(round_number, options.steps_after(round_number))
     inputs = _inputs(options)
-    if options.review:
-        record.adopted = labels.take_accepted(labels.accepted(options.run_dir / "review"),
-                                              inputs / "adopted")
+    reviewed = labels.accepted(options.run_dir / "review") if options.review else []
+    if reviewed:
+        record.adopted = labels.take_accepted(reviewed, inputs / "adopted")
     taken = state.adopted_keys() | {k for keys in record.adopted.values() for k in keys}
     remaining = [i for i in scan_pool(options.pool, state.classes) if i.key not in taken]
     with log.stage("Label pool", "labelling", round=round_number,
@@ -137,7 +139,7 @@ def _label_round(options: ActiveOptions, state: ActiveState, round_number: int) 
             record.adopted = labels.adopt_into(candidates, inputs / "adopted")
         stage.extra["adopted"] = sum(len(v) for v in record.adopted.values())
         stage.extra["for review"] = sum(len(v) for v in record.reviewed.values())
-    return record
+    return record, reviewed
 
 
 def _finish_round(options: ActiveOptions, state: ActiveState, record: RoundRecord) -> None:
@@ -181,9 +183,10 @@ def active_learn(options: ActiveOptions) -> ActiveState:
         for round_number in range(1, options.rounds + 1):
             record = {r.round: r for r in state.rounds}.get(round_number)
             if record is None:
-                record = _label_round(options, state, round_number)
+                record, reviewed = _label_round(options, state, round_number)
                 state.rounds.append(record)
                 state.save(options.run_dir)  # adoptions are safe before training starts
+                labels.clear_reviewed(reviewed)  # only now that active.json holds them
             if not record.trained:
                 _finish_round(options, state, record)
     return state

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from odhelper import log
 from odhelper.errors import OdhelperError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
@@ -30,8 +31,17 @@ def scan_pool(pool_dir: str | Path, classes: list[str]) -> list[PoolImage]:
     if unknown:
         raise OdhelperError(f"{pool_dir}: class folders not in the label map: "
                             f"{', '.join(unknown)} (known: {', '.join(classes)})")
-    images = [PoolImage(path, folder.name) for folder in folders
-              for path in sorted(folder.rglob("*")) if path.suffix.lower() in IMAGE_SUFFIXES]
+    images: dict[str, PoolImage] = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            image = PoolImage(path, folder.name)
+            if image.key in images:  # adopted files are named <class>/<name>: one each
+                log.warning("%s: skipped, same class and name as %s (rename one)", path,
+                            images[image.key].path)
+                continue
+            images[image.key] = image
     if not images:
         raise OdhelperError(f"{pool_dir}: no pictures in any class folder")
-    return images
+    return list(images.values())

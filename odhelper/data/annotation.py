@@ -37,8 +37,9 @@ class Annotation:
     source: str | None = None  # e.g. "odhelper predict" on machine-made files
 
 
-def _number(value: float) -> str:
-    return str(int(round(value))) if abs(value - round(value)) < 1e-6 else f"{value:.2f}"
+def _pixels(box: Box) -> list[int]:
+    """Whole pixels, as LabelImg writes them (and older readers need)."""
+    return [int(round(v)) for v in (box.xmin, box.ymin, box.xmax, box.ymax)]
 
 
 def to_xml(annotation: Annotation) -> str:
@@ -65,8 +66,8 @@ def to_xml(annotation: Annotation) -> str:
         if box.score is not None:
             ET.SubElement(obj, "score").text = f"{box.score:.4f}"
         bndbox = ET.SubElement(obj, "bndbox")
-        for tag in ("xmin", "ymin", "xmax", "ymax"):
-            ET.SubElement(bndbox, tag).text = _number(getattr(box, tag))
+        for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), _pixels(box)):
+            ET.SubElement(bndbox, tag).text = str(value)
     ET.indent(root, space="\t")
     return ET.tostring(root, encoding="unicode") + "\n"
 

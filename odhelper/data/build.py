@@ -27,7 +27,7 @@ from odhelper.data.problems import Report, problem
 from odhelper.errors import OdhelperError
 
 FORMAT_VERSION = 1
-SHARD_BYTES = 150 * 1024 * 1024
+SHARD_BYTES = 100 * 1024 * 1024  # a split of S bytes: floor(S / this) shards, 100-200 MB each
 SERIAL_BELOW = 48  # images; fewer are inspected in-process (no pool start-up)
 DATASET_JSON = "dataset.json"
 
@@ -162,15 +162,16 @@ def _shard_counts(parts: dict[str, list], options: TfrecordOptions) -> dict[str,
             share = sizes[side] / max(1, sizes[split.TRAIN])
             counts[side] = math.ceil(options.shards * share)
         else:
-            counts[side] = math.ceil(sizes[side] / SHARD_BYTES)
+            counts[side] = sizes[side] // SHARD_BYTES
         counts[side] = max(1 if items else 0, min(counts[side], len(items)))
     return counts
 
 
 def _write_shards(parts, counts, label_ids, pool, output: Path, meanwhile
-                  ) -> dict[str, list[str]]:
+                  ) -> tuple[dict[str, list[str]], list[dict]]:
     """Write all shards (in the pool if any), run `meanwhile()` in this process as
-    they are written, and rename them into place once all are complete."""
+    they are written, and rename them into place once all are complete.
+    Returns the shard names per side and the items that failed to encode."""
     jobs, names = [], {}
     for side, items in parts.items():
         names[side] = recordio.shard_names(side, counts[side])
@@ -199,7 +200,17 @@ def _write_shards(parts, counts, label_ids, pool, output: Path, meanwhile
     for stale in output.glob("*.record"):
         if stale.name not in keep and stale.name.startswith(("train-", "validate-")):
             stale.unlink()
-    return names
+    return names, [failure for result in results for failure in result["failed"]]
+
+
+def _drop_failed(parts: dict[str, list], failed: list[dict], report: Report
+                 ) -> dict[str, list]:
+    """Report the items the writers could not encode and take them out of the split."""
+    for failure in failed:
+        report.add(problem(failure["xml"], "failed_while_writing",
+                           f"{failure['image']}: {failure['detail']}"))
+    gone = {failure["xml"] for failure in failed}
+    return {side: [i for i in items if i.xml not in gone] for side, items in parts.items()}
 
 
 def _label_ids(options: TfrecordOptions, items) -> dict[str, int]:
@@ -225,10 +236,13 @@ def _copy_label_map(options: TfrecordOptions, source: Path) -> str | None:
 def _write_csv(items, path: Path) -> None:
     import pandas as pd
 
-    rows = [(i.image_name, i.width, i.height, b.name, b.xmin, b.ymin, b.xmax, b.ymax)
+    # The classic layout (filename = the picture's name), then `path`, unique when
+    # sub-folders repeat a name.
+    rows = [(i.image_name.rsplit("/", 1)[-1], i.width, i.height, b.name, b.xmin, b.ymin,
+             b.xmax, b.ymax, i.image_name)
             for i in sorted(items, key=lambda i: i.image_name) for b in i.boxes]
     frame = pd.DataFrame(rows, columns=["filename", "width", "height", "class",
-                                        "xmin", "ymin", "xmax", "ymax"])
+                                        "xmin", "ymin", "xmax", "ymax", "path"])
     for column in ("xmin", "ymin", "xmax", "ymax"):
         values = frame[column]
         if len(values) and (values == values.round()).all():
@@ -302,8 +316,12 @@ def build_dataset(options: TfrecordOptions) -> dict:
         log.info("Split %d images in %.2f s", len(chosen), time.perf_counter() - clock)
         clock = time.perf_counter()
         copied: list[str | None] = []
-        shard_names = _write_shards(parts, counts, label_ids, pool, output, lambda: copied.append(
-            _small_outputs(options, label_ids, parts, output)))
+        shard_names, failed = _write_shards(
+            parts, counts, label_ids, pool, output,
+            lambda: copied.append(_small_outputs(options, label_ids, parts, output)))
+        if failed:  # CSVs and the validation index must list only what the records hold
+            parts = _drop_failed(parts, failed, report)
+            copied[0] = _small_outputs(options, label_ids, parts, output)
         if kept is not None:
             kept.copy_into(output)
         log.info("Wrote %d shards, %.0f MB, in %.2f s", sum(counts.values()),

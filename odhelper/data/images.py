@@ -42,6 +42,7 @@ class Probe:
     orientation: int
     sha256: str
     nbytes: int
+    decoded: bool = False  # all pixels decoded once already (corrupt data would have shown)
 
 
 def _complete(data: bytes, fmt: str) -> bool:
@@ -99,10 +100,16 @@ def probe(data: bytes, verify_pixels: bool = False) -> Probe:
     if width <= 0 or height <= 0:
         raise ImageProblem("corrupt_image", f"{fmt} header says {width}x{height}")
     orientation = _orientation(image)
-    if verify_pixels or not _complete(data, fmt) or needs_reencode(fmt, mode, False):
+    decoded = verify_pixels or not _complete(data, fmt) or needs_reencode(fmt, mode, False)
+    if decoded:
         _decode(image)
     return Probe(fmt, mode, width, height, orientation, hashlib.sha256(data).hexdigest(),
-                 len(data))
+                 len(data), decoded)
+
+
+def check_decodes(data: bytes) -> None:
+    """Decode every pixel; raise ImageProblem when that fails."""
+    _decode(open_image(data))
 
 
 def needs_reencode(fmt: str, mode: str, rotate: bool) -> bool:

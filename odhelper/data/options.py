@@ -8,6 +8,9 @@ from pathlib import Path
 from odhelper.errors import UsageError
 from odhelper.settings import option
 
+# Folder names that say nothing about the dataset (the label map copy's name).
+GENERIC_FOLDERS = {"annotations", "images", "jpegimages", "train", "test", "val", "xml", "data"}
+
 
 @dataclass
 class TfrecordOptions:
@@ -21,7 +24,8 @@ class TfrecordOptions:
     label_map: Path | None = option(None, "label_map.pbtxt to use (boxes of other classes are "
                                     "dropped); default: generated from the classes found",
                                     flags=("-l",))
-    name: str | None = option(None, "dataset name (default: the output folder's name)")
+    name: str | None = option(None, "dataset name for label_maps/NAME.pbtxt (default: the "
+                              "output folder's name; for ./dataset the input's)")
     keep_validate: Path | None = option(None, "earlier dataset folder whose validation split is "
                                         "kept byte for byte (its validate records reused, its "
                                         "images never trained on); all new images train")
@@ -31,7 +35,7 @@ class TfrecordOptions:
     verify_pixels: bool = option(False, "decode every image fully (slower; finds corrupt "
                                  "pixel data that the header and end-marker checks miss)")
     shards: int = option(0, "train shards (validate gets a share by size); 0 = automatic, "
-                         "about 150 MB per shard")
+                         "100-200 MB per shard")
     workers: int = option(0, "parallel worker processes; 0 = all cores")
     copy_label_map: bool | None = option(None, "also copy label_map.pbtxt to "
                                          "label_maps/<name>.pbtxt of the odhelper checkout "
@@ -63,7 +67,16 @@ class TfrecordOptions:
 
     @property
     def dataset_name(self) -> str:
-        return self.name or self.output.resolve().name
+        """--name, else the output folder's name, else (the default `dataset`) the
+        input's, skipping generic folder names (raccoon/annotations -> raccoon)."""
+        if self.name:
+            return self.name
+        if self.output.resolve().name != "dataset":
+            return self.output.resolve().name
+        folder = self.input.resolve()
+        while folder.name.lower() in GENERIC_FOLDERS and folder.parent != folder:
+            folder = folder.parent
+        return folder.name or "dataset"
 
     @property
     def worker_count(self) -> int:

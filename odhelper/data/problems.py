@@ -23,6 +23,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "unreadable_image": ("error", "annotation skipped"),
     "truncated_image": ("error", "annotation skipped"),
     "corrupt_image": ("error", "annotation skipped"),
+    "failed_while_writing": ("error", "left out of the records (changed on disk or "
+                                      "undecodable since inspection)"),
     "no_objects": ("warning", "image skipped (use --keep-empty to keep it as a negative)"),
     "negative_image": ("info", "kept as a negative example (--keep-empty)"),
     "size_missing": ("warning", "real pixel size used"),

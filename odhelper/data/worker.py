@@ -122,6 +122,12 @@ def _inspect(xml_path: str) -> Item:
     if note:
         item.problems.append(problem(rel, "exif_rotated", note))
     item.problems += _size_problems(rel, xml_size, has_size, width, height)
+    if item.rotate and not probe.decoded:  # re-encoded later: fail here, not while writing
+        try:
+            images.check_decodes(data)
+        except images.ImageProblem as exc:
+            item.problems.append(problem(rel, exc.reason, f"{item.image_name}: {exc}"))
+            return item
     if images.needs_reencode(probe.format, probe.mode, item.rotate):
         item.problems.append(problem(rel, "converted_image", images.describe_conversion(
             probe.format, probe.mode, item.rotate)))
@@ -154,9 +160,23 @@ def encode_item(item: Item, label_ids: dict[str, int]) -> list[bytes]:
         boxes=item.boxes, label_ids=label_ids)
 
 
+def _encoded(items: list[Item], label_ids: dict[str, int], failed: list[dict]):
+    """Each item's record; one that cannot be encoded now (changed on disk since
+    inspection, undecodable when re-encoding) is skipped and listed in `failed`."""
+    for item in items:
+        try:
+            yield encode_item(item, label_ids)
+        except Exception as exc:  # noqa: BLE001 - costs only this image
+            failed.append({"xml": item.xml, "image": item.image_name,
+                           "detail": f"{type(exc).__name__}: {exc}"})
+
+
 def write_shard(target: str, items: list[Item], label_ids: dict[str, int]) -> dict:
-    """Write one shard to a temp file beside `target`; return its temp path and size."""
+    """Write one shard to a temp file beside `target`; return its temp path, size and
+    the items that failed to encode."""
     temp = recordio.temp_path(Path(target))
+    failed: list[dict] = []
     with open(temp, "wb") as stream:
-        written = recordio.write_records(stream, (encode_item(i, label_ids) for i in items))
-    return {"target": target, "temp": str(temp), "records": len(items), "bytes": written}
+        written = recordio.write_records(stream, _encoded(items, label_ids, failed))
+    return {"target": target, "temp": str(temp), "records": len(items) - len(failed),
+            "bytes": written, "failed": failed}

@@ -61,13 +61,25 @@ def build_session(configs: dict, run_dir: Path, strategy, keep_checkpoints: int 
                 model, train_input, train_config.unpad_groundtruth_tensors)
             optimizer.shadow_copy(model)
         checkpoint = tf.train.Checkpoint(step=global_step, model=model, optimizer=optimizer)
-        manager = tf.train.CheckpointManager(checkpoint, str(Path(run_dir) / CHECKPOINTS),
+        manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(run_dir, strategy),
                                              max_to_keep=keep_checkpoints)
         session = Session(configs, strategy, model, optimizer, global_step,
                           learning_rate if callable(learning_rate) else (lambda: learning_rate),
                           checkpoint, manager, train_input)
         _restore(session)
     return session
+
+
+def _checkpoint_dir(run_dir: Path, strategy) -> str:
+    """RUN/checkpoints; another worker of a multi-worker run must save too (the save
+    is collective) but into a folder of its own, as model_lib_v2.train_loop does."""
+    import tempfile
+
+    from odhelper.engine.distribute import is_chief
+
+    if is_chief(strategy):
+        return str(Path(run_dir) / CHECKPOINTS)
+    return tempfile.mkdtemp(prefix="odhelper-worker-ckpt-")
 
 
 def _restore(session: Session) -> None:

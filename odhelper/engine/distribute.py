@@ -31,3 +31,15 @@ def make_strategy(name: str):
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     raise UsageError(f"--strategy {name}: use default, mirrored, multi_worker or tpu")
+
+
+def is_chief(strategy) -> bool:
+    """Whether this process writes the run directory (checkpoints, TensorBoard, eval,
+    export). Only multi-worker training has other workers: the chief, or worker 0
+    of a cluster without a chief, is the one."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    if task_type in (None, "chief"):
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and resolver.task_id == 0 and not has_chief

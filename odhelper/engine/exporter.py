@@ -39,17 +39,31 @@ def export(run_dir: Path, tflite: bool = False) -> Path:
             files.atomic_dir(target) as tmp:
         api().exporter_lib_v2.export_inference_graph(
             "image_tensor", proto, str(source), str(tmp))
+        label_map = run_dir / "label_map.pbtxt"
+        if label_map.is_file():  # export/ alone is enough to predict with class names
+            shutil.copyfile(label_map, tmp / "label_map.pbtxt")
         if tflite:
             _export_tflite(configs, proto, source, tmp)
         stage.extra["saved_model MB"] = round(_size(tmp / "saved_model") / 1e6, 1)
     return target
 
 
+def tflite_unsupported(model_config) -> str | None:
+    """Why the OD API's TFLite exporter cannot take this model, or None."""
+    if model_config.WhichOneof("model") != "ssd":
+        return "only SSD models convert to TFLite"
+    if model_config.ssd.image_resizer.WhichOneof("image_resizer_oneof") != \
+            "fixed_shape_resizer":
+        return "the TFLite exporter needs a fixed_shape_resizer (this model keeps the aspect)"
+    return None
+
+
 def _export_tflite(configs: dict, proto, source: Path, out: Path) -> None:
     import tensorflow as tf
 
-    if configs["model"].WhichOneof("model") != "ssd":
-        log.warning("--tflite: only SSD models convert to TFLite; skipped")
+    reason = tflite_unsupported(configs["model"])
+    if reason:
+        log.warning("--tflite: %s; skipped (the SavedModel is exported)", reason)
         return
     graph_dir = out / "tflite_graph"
     tflite_exporter().export_tflite_model(proto, str(source), str(graph_dir),

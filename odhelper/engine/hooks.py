@@ -90,12 +90,20 @@ class BestKeeper:
 
     def __init__(self, run_dir: Path, metric: str):
         self.dir = Path(run_dir) / BEST
+        self.stale_file = Path(run_dir) / "eval" / "stale.json"  # survives a resume
         self.metric, self.stale = metric, 0
         self.value, self.step = float("-inf"), None
         record = self.dir / "best.json"
         if record.exists():
             saved = json.loads(record.read_text())
             self.value, self.step = saved["value"], saved["step"]
+        if self.stale_file.exists():
+            saved = json.loads(self.stale_file.read_text())
+            self.stale = saved["stale"] if saved.get("best_step") == self.step else 0
+
+    def _count_stale(self, stale: int) -> None:
+        self.stale = stale
+        files.write_json(self.stale_file, {"stale": stale, "best_step": self.step})
 
     def consider(self, step: int, metrics: dict[str, float], checkpoint: str | None) -> bool:
         if self.metric not in metrics:
@@ -104,9 +112,10 @@ class BestKeeper:
             return False
         value = metrics[self.metric]
         if value <= self.value or checkpoint is None:
-            self.stale += 1
+            self._count_stale(self.stale + 1)
             return False
-        self.value, self.step, self.stale = value, step, 0
+        self.value, self.step = value, step
+        self._count_stale(0)
         self._copy(checkpoint, {"metric": self.metric, "value": value, "step": step,
                                 "checkpoint": Path(checkpoint).name, "metrics": metrics})
         log.info("New best %s %.4f at step %d -> %s", self.metric, value, step, self.dir)

@@ -54,6 +54,9 @@ class RunOptions:
         if self.eval_every < 1 or self.patience < 0 or self.keep_checkpoints < 1:
             raise UsageError("run: --eval-every and --keep-checkpoints must be >= 1, "
                              "--patience >= 0")
+        if self.patience and self.eval_mode != "inline":
+            raise UsageError("run: --patience needs --eval-mode inline (the sidecar evaluates "
+                             "behind training and cannot stop it)")
         self.input = Path(self.input) if self.input else None
         self.run_dir = Path(self.run_dir) if self.run_dir else Path("runs") / self.model
         if self.dataset is None:

@@ -77,6 +77,10 @@ def _hooks(options: RunOptions, session):
     from odhelper.engine.evaluator import Evaluator
     from odhelper.engine.trainer import CheckpointHook, NanGuard
 
+    from odhelper.engine.distribute import is_chief
+
+    if not is_chief(session.strategy):  # another worker: train and save, nothing else
+        return [NanGuard(), CheckpointHook()]
     chosen = [NanGuard(), h.TrainLogHook(options.run_dir, options.log_every), CheckpointHook()]
     if options.eval_mode == "inline":
         best = h.BestKeeper(options.run_dir, options.best_metric)
@@ -88,11 +92,12 @@ def _hooks(options: RunOptions, session):
     return chosen
 
 
-def _train(options: RunOptions, configs: dict) -> int:
+def _train(options: RunOptions, configs: dict) -> bool:
+    """Train; True when this process is the chief (it exports and reports)."""
     import tensorflow as tf
 
     from odhelper.engine.builder import build_session
-    from odhelper.engine.distribute import make_strategy
+    from odhelper.engine.distribute import is_chief, make_strategy
     from odhelper.engine.trainer import Trainer
 
     tf.random.set_seed(options.seed)
@@ -109,9 +114,11 @@ def _train(options: RunOptions, configs: dict) -> int:
             stage.extra["first step s"] = round(trainer.first_step_seconds, 1)
         if trainer.stop_reason:
             stage.extra["stopped"] = trainer.stop_reason
+    if not is_chief(session.strategy):
+        return False
     files.write_json(options.run_dir / DONE, {"steps": options.steps, "final_step": final,
                                               "stopped": trainer.stop_reason})
-    return final
+    return True
 
 
 def _finished(options: RunOptions) -> bool:
@@ -158,7 +165,9 @@ def run(options: RunOptions) -> int:
         dataset = _dataset(options)
         with log.stage("Create config", "config", model=options.model):
             configs = _configure(options, dataset)
-        _train(options, configs)
+        if not _train(options, configs):
+            log.info("Worker done: the chief exports and reports")
+            return 0
     exported = (run_dir / exporter.EXPORT / "saved_model").exists()
     if options.export and not (finished and exported):
         exporter.export(run_dir, tflite=options.tflite)

@@ -72,7 +72,12 @@ def serve(run_dir: Path, metric: str) -> int:
         if pending:
             path = pending[-1]
             done.update(pending)
-            checkpoint.restore(path).expect_partial()
+            try:
+                checkpoint.restore(path).expect_partial()
+            except (tf.errors.OpError, ValueError) as error:  # deleted by the trainer
+                log.warning("Sidecar: %s is gone (%s); waiting for the next one", path,
+                            type(error).__name__)
+                continue
             metrics = evaluate_logged(evaluator, int(step.numpy()), writer)
             best.consider(int(step.numpy()), metrics, path)
         elif stopping:

@@ -26,7 +26,7 @@ class EvaluateOptions:
     records: str | None = option(None, "evaluation TFRecords (glob); default: the run's "
                                  "eval input")
     per_image_table: int = option(0, "also print T/F/N for up to N validation pictures per "
-                                  "class (T right class, F wrong class, N nothing found)")
+                                  "class (T right class, F wrong class or place, N nothing found)")
     threshold: float = option(0.5, "score threshold for detections, precision/recall, T/F/N",
                               flags=("-t",))
 

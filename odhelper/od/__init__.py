@@ -41,7 +41,16 @@ def api() -> types.SimpleNamespace:
         **{name: importlib.import_module(path) for name, path in _MODULES.items()})
 
 
+def module(name: str) -> types.ModuleType:
+    """One OD API module, e.g. `module("utils.dataset_util")`, after the compat fixes,
+    without importing the rest of the API as `api()` does."""
+    from odhelper.od import compat
+
+    compat.apply()
+    return importlib.import_module(f"object_detection.{name}")
+
+
 def tflite_exporter():
     """The SSD TFLite export module (imported only when asked for)."""
     api()
-    return importlib.import_module("object_detection.export_tflite_graph_lib_tf2")
+    return module("export_tflite_graph_lib_tf2")

@@ -81,6 +81,31 @@ def set_steps(configs: dict, steps: int) -> None:
         schedule.warmup_steps = warmup
 
 
+LR_FIELDS = ("learning_rate_base", "warmup_learning_rate", "initial_learning_rate",
+             "learning_rate")
+
+
+def set_batch_size(configs: dict, batch_size: int) -> None:
+    """The batch size, with the learning rate scaled linearly (the templates' rates are
+    tuned for their own batch); `--set learning_rate=...` still has the last word."""
+    train_config = configs["train_config"]
+    template_batch = train_config.batch_size
+    if batch_size == template_batch:
+        return
+    factor = batch_size / template_batch
+    schedule = _schedule(train_config)
+    scaled = [name for name in LR_FIELDS
+              if name in schedule.DESCRIPTOR.fields_by_name and getattr(schedule, name)]
+    for name in scaled:
+        setattr(schedule, name, getattr(schedule, name) * factor)
+    for step in getattr(schedule, "schedule", []):  # manual_step_learning_rate
+        step.learning_rate *= factor
+    train_config.batch_size = batch_size
+    log.info("Batch size %d -> %d: learning rate scaled x%.3g (linear scaling rule; "
+             "--set learning_rate=... to choose it yourself)", template_batch, batch_size,
+             factor)
+
+
 def _image_size(configs: dict) -> int | None:
     from odhelper.od import api
 
@@ -137,13 +162,15 @@ def fill(request: FillRequest) -> dict:
     })
     configs["eval_config"].num_examples = int(content["splits"]["validate"]["images"])
     if request.batch_size:
-        configs["train_config"].batch_size = request.batch_size
+        set_batch_size(configs, request.batch_size)
     set_steps(configs, request.steps or configs["train_config"].num_steps)
     _ensure_metrics(configs["eval_config"])
     if configs["train_config"].use_bfloat16:  # TPU only (STACK.md fix 8)
         configs["train_config"].use_bfloat16 = False
     _set_checkpoint(configs, spec, request.checkpoint)
-    overrides.apply(configs, overrides.parse(request.overrides))
+    applied = overrides.apply(configs, overrides.parse(request.overrides))
+    if any(a.split("=")[0] in ("train_steps", "train_config.num_steps") for a in applied):
+        set_steps(configs, configs["train_config"].num_steps)  # schedule length follows
     _sync_augmentation_size(configs)
     return configs
 

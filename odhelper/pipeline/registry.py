@@ -31,10 +31,6 @@ class ModelSpec:
     def url(self) -> str | None:
         return ZOO_URL.format(name=self.checkpoint) if self.checkpoint else None
 
-    @property
-    def supports_tflite(self) -> bool:
-        return self.meta_architecture == "ssd"
-
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("ssd_mobilenet_v2", "ssd_mobilenet_v2.config", (300, 300),

@@ -110,10 +110,25 @@ def headline(metrics: dict | None) -> str:
             f"{metrics.get('step')}), {metrics.get('pictures')} validation pictures.</p>{kpis}")
 
 
+def _evaluated_current(run_dir: Path) -> bool:
+    """Whether eval/ holds the tables of the checkpoint evaluate would pick now
+    (best, else last): a resumed run has a newer one."""
+    from odhelper.metrics.collect import resolve_checkpoint
+
+    recorded = read_metrics(run_dir)
+    if not (run_dir / EVAL_DIR / tables.CLASS_CSV).is_file() or recorded is None:
+        return False
+    try:
+        return recorded.get("checkpoint") == resolve_checkpoint(run_dir)
+    except Exception:  # noqa: BLE001 - no checkpoint at all: keep what eval/ holds
+        return True
+
+
 def ensure_evaluated(run_dir: Path, evaluate_if_missing: bool) -> None:
-    if (run_dir / EVAL_DIR / tables.CLASS_CSV).is_file() or not evaluate_if_missing:
+    if not evaluate_if_missing or _evaluated_current(run_dir):
         return
-    log.info("Report: %s has no per-class table yet; evaluating", run_dir)
+    log.info("Report: %s has no per-class table of its current checkpoint; evaluating",
+             run_dir)
     try:
         evaluate(EvaluateOptions(run_dir=run_dir, per_image_table=10))
     except Exception as exc:  # noqa: BLE001 - the report still shows everything else
