@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--threshold", type=float, default=0.3)
-    parser.add_argument("--workers", type=int, default=0, help="0 = cores + 1")
+    parser.add_argument("--workers", type=int, default=0, help="0 = 2 per core")
     args = parser.parse_args()
 
     import tensorflow as tf

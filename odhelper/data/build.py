@@ -69,7 +69,8 @@ def _pool(options: TfrecordOptions, context: worker.Context, jobs: int):
     method = "fork" if safe_to_fork and "fork" in multiprocessing.get_all_start_methods() \
         else "spawn"
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                               initializer=worker.install, initargs=(context,))
+                               initializer=worker.install_in_pool,
+                               initargs=(context,))
     pool.submit(int).result()  # start the workers now, before any thread of ours exists
     return pool
 

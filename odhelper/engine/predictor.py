@@ -185,8 +185,9 @@ def _encoded_stream(paths: list[Path], root: Path, problems: list[Problem]):
 
 
 def default_workers() -> int:
-    """Concurrent model calls: one serving call leaves cores idle (small ops, NMS)."""
-    return (os.cpu_count() or 1) + 1
+    """Concurrent model calls: one serving call leaves cores idle (small ops, NMS);
+    on 2 cores 4 callers measured 98-128 pictures/s against 101-104 with 3."""
+    return 2 * (os.cpu_count() or 1)
 
 
 def batch_capable(model: ExportedModel) -> bool:
@@ -201,7 +202,7 @@ def detect(model: ExportedModel, paths: list[Path], root: Path, problems: list[P
            ) -> Iterator[Prediction]:
     """Yield one Prediction per readable picture, in order; bad ones go to `problems`.
 
-    `workers` serving calls run at once (0 = cores + 1). Batches of `batch_size`
+    `workers` serving calls run at once (0 = 2 per core). Batches of `batch_size`
     pictures are sent only when the signature takes them and every picture is
     resized to one fixed input size.
     """
@@ -245,11 +246,12 @@ def detect(model: ExportedModel, paths: list[Path], root: Path, problems: list[P
 def to_prediction(outputs: dict, name: str, height: int, width: int,
                   threshold: float, index: int = 0) -> Prediction:
     """Serving outputs of picture `index` -> detections >= threshold, in pixels."""
-    count = int(outputs["num_detections"][index])
-    scores = outputs["detection_scores"][index, :count].numpy()
+    # numpy views of the outputs: slicing the tensors themselves would run eager ops
+    count = int(np.asarray(outputs["num_detections"])[index])
+    scores = np.asarray(outputs["detection_scores"])[index, :count]
     keep = scores >= threshold
-    boxes = outputs["detection_boxes"][index, :count].numpy()[keep]  # normalized y0 x0 y1 x1
+    boxes = np.asarray(outputs["detection_boxes"])[index, :count][keep]  # normalized y0 x0 y1 x1
     pixel_boxes = np.stack([boxes[:, 1] * width, boxes[:, 0] * height,
                             boxes[:, 3] * width, boxes[:, 2] * height], axis=1)
-    classes = outputs["detection_classes"][index, :count].numpy()[keep].astype(int)
+    classes = np.asarray(outputs["detection_classes"])[index, :count][keep].astype(int)
     return Prediction(name, width, height, pixel_boxes.reshape(-1, 4), scores[keep], classes)

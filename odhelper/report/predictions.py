@@ -73,7 +73,7 @@ class PredictOptions:
     xml: bool = option(False, "also write a LabelImg XML per picture (verified=no)")
     csv: bool = option(True, "write detections.csv")
     draw: bool = option(True, "write each picture with its boxes drawn")
-    workers: int = option(0, "serving calls running at once (0 = number of cores + 1)")
+    workers: int = option(0, "serving calls running at once (0 = 2 per core)")
 
     def __post_init__(self):
         for name in ("model", "input", "output"):
