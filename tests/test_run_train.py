@@ -92,6 +92,16 @@ def test_two_evaluations_in_one_process(finished_run):
     assert "red" in html and "blue" in html and "<img" in html
 
 
+def test_report_of_the_real_run_has_every_section(finished_run):
+    from test_report_run import SECTIONS, section
+
+    run_dir, _, _ = finished_run
+    page = (run_dir / "report.html").read_text()
+    for key in SECTIONS:
+        assert 'class="note"' not in section(page, key), f"section {key} is empty"
+    assert "at step 4" in section(page, "map")  # from the run's eval/ TensorBoard events
+
+
 def test_tensorboard_train_and_eval_events(finished_run):
     run_dir, _, _ = finished_run
     train = events(run_dir / "train")
