@@ -227,18 +227,3 @@ def copy_run(run: Path, target: Path) -> Path:
     text = config.read_text().replace(str(run.parent / "dataset"), str(target / "dataset"))
     config.write_text(text.replace(str(run), str(target / "run")))
     return target / "run"
-
-
-def export_float(run: Path, target: Path) -> Path:
-    """The run's last checkpoint exported as `float_image_tensor` (batched signature)."""
-    import shutil
-
-    from odhelper.od import api
-
-    od = api()
-    configs = od.config_util.get_configs_from_pipeline_file(str(run / "pipeline.config"))
-    proto = od.config_util.create_pipeline_proto_from_configs(configs)
-    od.exporter_lib_v2.export_inference_graph(
-        "float_image_tensor", proto, str(run / "checkpoints"), str(target))
-    shutil.copy(run / "label_map.pbtxt", target / "label_map.pbtxt")
-    return target

@@ -121,11 +121,14 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
 def test_batched_export_gives_the_same_detections(tiny_run, tmp_path):
     """A float_image_tensor export takes batches of resized pictures: same results
     as the one-picture image_tensor export of the same checkpoint."""
-    from eval_support import export_float
+    from eval_support import copy_run
 
+    from odhelper import cli
     from odhelper.engine import predictor
 
-    batched = predictor.load_model(export_float(tiny_run, tmp_path / "float"))
+    run = copy_run(tiny_run, tmp_path / "copy")
+    assert cli.main(["export", "--run-dir", str(run), "--batched"]) == 0
+    batched = predictor.load_model(run)
     single = predictor.load_model(tiny_run)
     assert predictor.batch_capable(batched) and not predictor.batch_capable(single)
     folder = tiny_run.parent / "pictures"

@@ -126,9 +126,12 @@ def _label_round(options: ActiveOptions, state: ActiveState, round_number: int
     record = RoundRecord(round_number, options.steps_after(round_number))
     inputs = _inputs(options)
     reviewed = labels.accepted(options.run_dir / "review") if options.review else []
+    recorded = state.adopted_keys()  # taken by a run killed before it cleared them
+    labels.clear_reviewed([r for r in reviewed if r.key in recorded])
+    reviewed = [r for r in reviewed if r.key not in recorded]
     if reviewed:
         record.adopted = labels.take_accepted(reviewed, inputs / "adopted")
-    taken = state.adopted_keys() | {k for keys in record.adopted.values() for k in keys}
+    taken = recorded | {k for keys in record.adopted.values() for k in keys}
     remaining = [i for i in scan_pool(options.pool, state.classes) if i.key not in taken]
     with log.stage("Label pool", "labelling", round=round_number,
                    pictures=len(remaining)) as stage:

@@ -24,9 +24,11 @@ def checkpoint_dir(run_dir: Path) -> Path:
                         "(train first with `odhelper run`)")
 
 
-def export(run_dir: Path, tflite: bool = False) -> Path:
+def export(run_dir: Path, tflite: bool = False, batched: bool = False) -> Path:
     """Export RUN's model; returns RUN/export. Atomic: a failed export leaves the
-    previous one (if any) in place."""
+    previous one (if any) in place. `batched`: the OD API's `float_image_tensor`
+    signature, which takes a batch of float32 pictures of one size (odhelper predict
+    then sends batches); otherwise `image_tensor`, one uint8 picture per call."""
     from odhelper.pipeline import config
 
     run_dir = Path(run_dir)
@@ -35,10 +37,10 @@ def export(run_dir: Path, tflite: bool = False) -> Path:
     source = checkpoint_dir(run_dir)
     proto = api().config_util.create_pipeline_proto_from_configs(configs)
     target = run_dir / EXPORT
-    with log.stage("Export model", "export", checkpoint=source.name) as stage, \
-            files.atomic_dir(target) as tmp:
-        api().exporter_lib_v2.export_inference_graph(
-            "image_tensor", proto, str(source), str(tmp))
+    input_type = "float_image_tensor" if batched else "image_tensor"
+    with log.stage("Export model", "export", checkpoint=source.name, input=input_type) \
+            as stage, files.atomic_dir(target) as tmp:
+        api().exporter_lib_v2.export_inference_graph(input_type, proto, str(source), str(tmp))
         label_map = run_dir / "label_map.pbtxt"
         if label_map.is_file():  # export/ alone is enough to predict with class names
             shutil.copyfile(label_map, tmp / "label_map.pbtxt")
