@@ -91,7 +91,6 @@ def load_model(model: Path) -> ExportedModel:
     """Load the SavedModel's serving signature and its class names."""
     from odhelper import log
     from odhelper.data import labelmap
-    from odhelper.od import compat  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
     import tensorflow as tf
 
     saved_model = find_saved_model(Path(model))

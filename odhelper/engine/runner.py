@@ -74,10 +74,9 @@ def latest_step(run_dir: Path) -> int:
 
 def _hooks(options: RunOptions, session):
     from odhelper.engine import hooks as h
+    from odhelper.engine.distribute import is_chief
     from odhelper.engine.evaluator import Evaluator
     from odhelper.engine.trainer import CheckpointHook, NanGuard
-
-    from odhelper.engine.distribute import is_chief
 
     if not is_chief(session.strategy):  # another worker: train and save, nothing else
         return [NanGuard(), CheckpointHook()]

@@ -52,5 +52,4 @@ def module(name: str) -> types.ModuleType:
 
 def tflite_exporter():
     """The SSD TFLite export module (imported only when asked for)."""
-    api()
     return module("export_tflite_graph_lib_tf2")

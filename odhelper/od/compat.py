@@ -12,9 +12,11 @@ import sys
 import types
 import warnings
 
-# Must be set before TensorFlow is first imported: the OD API needs Keras 2.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Fix 1, on import (odhelper/__init__.py imports this module first): TensorFlow reads
+# these once, at its first import, and the OD API needs Keras 2 (tf-keras).
+if "tensorflow" not in sys.modules:
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 APPLIED: list[str] = []
 _DONE = False

@@ -168,8 +168,9 @@ def fill(request: FillRequest) -> dict:
     if configs["train_config"].use_bfloat16:  # TPU only (STACK.md fix 8)
         configs["train_config"].use_bfloat16 = False
     _set_checkpoint(configs, spec, request.checkpoint)
-    applied = overrides.apply(configs, overrides.parse(request.overrides))
-    if any(a.split("=")[0] in ("train_steps", "train_config.num_steps") for a in applied):
+    pairs = overrides.parse(request.overrides)
+    overrides.apply(configs, pairs)
+    if any(key in ("train_steps", "train_config.num_steps") for key, _ in pairs):
         set_steps(configs, configs["train_config"].num_steps)  # schedule length follows
     _sync_augmentation_size(configs)
     return configs
