@@ -128,11 +128,35 @@ def stage(name: str, what: str | None = None, **fields: Any) -> Iterator[Stage]:
         })
 
 
+class _QuietBar:
+    """What progress() returns when there is no terminal to draw on (tqdm not imported)."""
+
+    def __init__(self, iterable: Iterable | None):
+        self.iterable = iterable
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def update(self, count: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+
 def progress(iterable: Iterable | None = None, **kwargs: Any):
     """A tqdm progress bar on stderr, quiet when stderr is not a terminal."""
+    if not sys.stderr.isatty() and kwargs.get("disable") is not False:
+        return _QuietBar(iterable)
     from tqdm import tqdm
 
-    kwargs.setdefault("disable", None if sys.stderr.isatty() else True)
+    kwargs.setdefault("disable", None)
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, **kwargs)
 

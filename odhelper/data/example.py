@@ -17,8 +17,10 @@ from typing import Sequence
 
 from odhelper.data.annotation import Box
 
-_LEN = 2  # wire type of length-delimited fields
 _SMALL = [bytes([n]) if n < 0x80 else bytes([(n & 0x7F) | 0x80, n >> 7]) for n in range(1 << 14)]
+# Tags of length-delimited fields 1, 2 and 3 (field number << 3 | wire type 2).
+_T1, _T2, _T3 = b"\x0a", b"\x12", b"\x1a"
+_FLOATS: dict[int, struct.Struct] = {}
 
 
 def _varint(value: int) -> bytes:
@@ -34,51 +36,54 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited field: tag, length, payload."""
-    return _varint(number << 3 | _LEN) + _varint(len(payload)) + payload
-
-
 def _head(number: int, length: int) -> bytes:
-    return _varint(number << 3 | _LEN) + _varint(length)
+    return _varint(number << 3 | 2) + _varint(length)
 
 
 def bytes_feature(values: Sequence[bytes]) -> bytes:
-    return _field(1, b"".join([_field(1, v) for v in values]))
+    body = b"".join([_T1 + _varint(len(v)) + v for v in values])
+    return _T1 + _varint(len(body)) + body
 
 
 def float_feature(values: Sequence[float]) -> bytes:
-    packed = struct.pack(f"<{len(values)}f", *values)
-    return _field(2, _field(1, packed) if values else b"")
+    if not values:
+        return _T2 + b"\x00"
+    packer = _FLOATS.get(len(values))
+    if packer is None:
+        packer = _FLOATS[len(values)] = struct.Struct(f"<{len(values)}f")
+    packed = packer.pack(*values)
+    body = _T1 + _varint(len(packed)) + packed
+    return _T2 + _varint(len(body)) + body
 
 
 def int64_feature(values: Sequence[int]) -> bytes:
+    if not values:
+        return _T3 + b"\x00"
     packed = b"".join([_varint(int(v)) for v in values])
-    return _field(3, _field(1, packed) if values else b"")
-
-
-def _entry(key: str, value: bytes) -> bytes:
-    return _field(1, _key(key) + _field(2, value))
+    body = _T1 + _varint(len(packed)) + packed
+    return _T3 + _varint(len(body)) + body
 
 
 _KEYS: dict[str, bytes] = {}
 
 
 def _key(key: str) -> bytes:
+    """A map entry's key field, cached."""
     encoded = _KEYS.get(key)
     if encoded is None:
-        encoded = _KEYS[key] = _field(1, key.encode())
+        name = key.encode()
+        encoded = _KEYS[key] = _T1 + _varint(len(name)) + name
     return encoded
 
 
-def encode_chunks(features: dict[str, bytes], large_key: str | None = None,
-                  large: bytes = b"") -> list[bytes]:
-    """Serialized Example as a list of byte chunks whose concatenation is the message.
+def _entry(key: str, value: bytes) -> bytes:
+    body = _key(key) + _T2 + _varint(len(value)) + value
+    return _T1 + _varint(len(body)) + body
 
-    `features` maps keys to encoded Features; `large` (the image bytes) becomes a
-    one-value BytesList under `large_key`, framed without copying it.
-    """
-    small = b"".join([_entry(k, v) for k, v in sorted(features.items())])
+
+def _framed(small: bytes, large_key: str | None, large: bytes) -> list[bytes]:
+    """[Example header, small entries, large entry's header, large]: the image is framed
+    without being copied."""
     chunks = [small]
     if large_key is not None:
         bytes_list = len(_head(1, len(large))) + len(large)
@@ -90,6 +95,17 @@ def encode_chunks(features: dict[str, bytes], large_key: str | None = None,
     return [_head(1, total)] + chunks
 
 
+def encode_chunks(features: dict[str, bytes], large_key: str | None = None,
+                  large: bytes = b"") -> list[bytes]:
+    """Serialized Example as a list of byte chunks whose concatenation is the message.
+
+    `features` maps keys to encoded Features; `large` (the image bytes) becomes a
+    one-value BytesList under `large_key`.
+    """
+    return _framed(b"".join([_entry(k, v) for k, v in sorted(features.items())]),
+                   large_key, large)
+
+
 def encode(features: dict[str, bytes]) -> bytes:
     """Serialized Example from {key: encoded Feature}, keys in sorted order."""
     return b"".join(encode_chunks(features))
@@ -98,25 +114,26 @@ def encode(features: dict[str, bytes]) -> bytes:
 def detection_chunks(*, encoded: bytes, image_format: str, width: int, height: int,
                      filename: str, source_id: str, sha256: str, boxes: Sequence[Box],
                      label_ids: dict[str, int]) -> list[bytes]:
-    """The Example the OD API's TfExampleDecoder reads: image, size, ids, normalised boxes."""
-    text = [b.name.encode() for b in boxes]
-    return encode_chunks({
-        "image/format": bytes_feature([image_format.encode()]),
-        "image/height": int64_feature([height]),
-        "image/width": int64_feature([width]),
-        "image/filename": bytes_feature([filename.encode()]),
-        "image/source_id": bytes_feature([source_id.encode()]),
-        "image/key/sha256": bytes_feature([sha256.encode()]),
-        "image/object/bbox/xmin": float_feature([b.xmin / width for b in boxes]),
-        "image/object/bbox/xmax": float_feature([b.xmax / width for b in boxes]),
-        "image/object/bbox/ymin": float_feature([b.ymin / height for b in boxes]),
-        "image/object/bbox/ymax": float_feature([b.ymax / height for b in boxes]),
-        "image/object/class/text": bytes_feature(text),
-        "image/object/class/label": int64_feature([label_ids[b.name] for b in boxes]),
-        "image/object/difficult": int64_feature([int(b.difficult) for b in boxes]),
-        "image/object/truncated": int64_feature([int(b.truncated) for b in boxes]),
-        "image/object/view": bytes_feature([b.pose.encode() for b in boxes]),
-    }, "image/encoded", encoded)
+    """The Example the OD API's TfExampleDecoder reads: image, size, ids, normalised boxes.
+    (Written out key by key, in sorted key order: this runs once per image.)"""
+    small = b"".join([
+        _entry("image/filename", bytes_feature([filename.encode()])),
+        _entry("image/format", bytes_feature([image_format.encode()])),
+        _entry("image/height", int64_feature([height])),
+        _entry("image/key/sha256", bytes_feature([sha256.encode()])),
+        _entry("image/object/bbox/xmax", float_feature([b.xmax / width for b in boxes])),
+        _entry("image/object/bbox/xmin", float_feature([b.xmin / width for b in boxes])),
+        _entry("image/object/bbox/ymax", float_feature([b.ymax / height for b in boxes])),
+        _entry("image/object/bbox/ymin", float_feature([b.ymin / height for b in boxes])),
+        _entry("image/object/class/label", int64_feature([label_ids[b.name] for b in boxes])),
+        _entry("image/object/class/text", bytes_feature([b.name.encode() for b in boxes])),
+        _entry("image/object/difficult", int64_feature([int(b.difficult) for b in boxes])),
+        _entry("image/object/truncated", int64_feature([int(b.truncated) for b in boxes])),
+        _entry("image/object/view", bytes_feature([b.pose.encode() for b in boxes])),
+        _entry("image/source_id", bytes_feature([source_id.encode()])),
+        _entry("image/width", int64_feature([width])),
+    ])
+    return _framed(small, "image/encoded", encoded)
 
 
 def detection_example(**kwargs) -> bytes:

@@ -80,6 +80,7 @@ class Report:
     def __init__(self, strict: bool = False):
         self.strict = strict
         self.problems: list[Problem] = []
+        self._sorted: list[Problem] = []
 
     def add(self, item: Problem) -> None:
         self.problems.append(item)
@@ -91,7 +92,9 @@ class Report:
             self.add(item)
 
     def sorted(self) -> list[Problem]:
-        return sorted(self.problems, key=lambda p: (p.file, p.reason, p.detail))
+        if len(self._sorted) != len(self.problems):  # problems are only ever added
+            self._sorted = sorted(self.problems, key=lambda p: (p.file, p.reason, p.detail))
+        return self._sorted
 
     def counts(self) -> dict[str, int]:
         counter = collections.Counter(p.reason for p in self.problems)

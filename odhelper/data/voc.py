@@ -23,8 +23,8 @@ class VocError(Exception):
 
 
 def _text(element: ET.Element | None, tag: str, default: str = "") -> str:
-    found = element.find(tag) if element is not None else None
-    return (found.text or "").strip() if found is not None and found.text else default
+    value = element.findtext(tag) if element is not None else None  # C, for a plain tag
+    return value.strip() if value else default
 
 
 def _flag(element: ET.Element, tag: str) -> bool:
