@@ -248,7 +248,7 @@ def test_verify_pixels_finds_garbage_inside_a_jpeg(tmp_path):
         ("inside", "corrupt_image")]
 
 
-def test_image_gone_while_writing_costs_only_that_image(tmp_path, monkeypatch):
+def test_image_gone_before_its_shard_is_written_costs_only_that_image(tmp_path, monkeypatch):
     import pandas as pd
 
     from odhelper.data import build
@@ -260,7 +260,7 @@ def test_image_gone_while_writing_costs_only_that_image(tmp_path, monkeypatch):
         _xml(source, f"pic{number}", f"pic{number}.jpg", [_box()])
     real_counts = build._shard_counts
 
-    def delete_then_count(parts, options_):  # between inspection and writing
+    def delete_then_count(parts, options_):  # between the annotation pass and writing
         (source / "pic3.jpg").unlink()
         return real_counts(parts, options_)
 
@@ -268,7 +268,7 @@ def test_image_gone_while_writing_costs_only_that_image(tmp_path, monkeypatch):
     output = tmp_path / "out"
     content = build_dataset(options(source, output, split_ratio=0.5))
     assert [(p["file"], p["reason"]) for p in content["problems"]] == [
-        ("pic3.xml", "failed_while_writing")]
+        ("pic3.xml", "unreadable_image")]
     records = decode_records(shard_paths(output, content))
     assert sorted(Path(r["source_id"]).stem for r in records) == [
         "pic0", "pic1", "pic2", "pic4", "pic5"]

@@ -1,11 +1,12 @@
-"""`odhelper tfrecord` as a library: discover -> inspect -> split -> shard -> outputs.
+"""`odhelper tfrecord` as a library: discover -> annotations -> split -> shards -> outputs.
 
     build_dataset(TfrecordOptions) -> dict      (the dataset.json content)
     dataset_is_current(TfrecordOptions) -> bool (fingerprint matches, shards present)
 
 Outputs appear in an order that keeps the folder consistent if the process is
 killed: the old dataset.json is removed first, shards are written to temp files
-and renamed when all are complete, dataset.json comes last.
+and renamed when all are complete, dataset.json comes last. Each image is read
+once, by the shard writer (see worker.py for the two passes).
 """
 from __future__ import annotations
 
@@ -75,29 +76,31 @@ def _pool(options: TfrecordOptions, context: worker.Context, jobs: int):
     return pool
 
 
-def _inspect_all(xml_files: list[str], pool) -> list[worker.Item]:
-    bar = log.progress(total=len(xml_files), desc="inspect", unit="img")
+def _read_annotations(xml_files: list[str], pool) -> list[worker.Item]:
+    bar = log.progress(total=len(xml_files), desc="annotations", unit="xml")
     items: list[worker.Item] = []
     if pool is None:
         for path in xml_files:
-            items.append(worker.inspect(path))
+            items.append(worker.read_annotation(path))
             bar.update()
     else:
         size = max(8, min(256, len(xml_files) // (pool._max_workers * 8) or 1))
         chunks = [xml_files[i:i + size] for i in range(0, len(xml_files), size)]
-        for result in pool.map(worker.inspect_many, chunks):
+        for result in pool.map(worker.read_annotations, chunks):
             items.extend(result)
             bar.update(len(result))
     bar.close()
     return items
 
 
-def _select(items: list[worker.Item], options: TfrecordOptions, report: Report):
-    """Usable items (first annotation per image wins), twins grouped; problems reported."""
+def _select(items: list[worker.Item], report: Report):
+    """Usable items (first annotation per image wins), grouped by twin key; pass 1's
+    problems reported."""
     chosen: list[worker.Item] = []
     seen: dict[str, str] = {}
     for item in items:
         report.extend(item.problems)
+        item.problems = []  # reported; pass 2 brings its own
         if not item.usable:
             continue
         if item.image_path in seen:
@@ -105,22 +108,26 @@ def _select(items: list[worker.Item], options: TfrecordOptions, report: Report):
                                f"{item.image_name} is already annotated by {seen[item.image_path]}"))
             continue
         seen[item.image_path] = item.xml
-        if not item.boxes:
-            if not options.keep_empty:
-                report.add(problem(item.xml, "no_objects", "no boxes left to train on"))
-                continue
-            report.add(problem(item.xml, "negative_image", item.image_name))
         chosen.append(item)
     groups: dict[str, list[worker.Item]] = {}
     for item in chosen:
-        groups.setdefault(item.sha256, []).append(item)
+        groups.setdefault(item.twin_key, []).append(item)
+    return chosen, groups
+
+
+def _report_twins(parts: dict[str, list[worker.Item]], report: Report) -> None:
+    """Byte-identical images, found by their SHA-256 (computed while writing)."""
+    groups: dict[str, list[worker.Item]] = {}
+    for items in parts.values():
+        for item in items:
+            groups.setdefault(item.sha256, []).append(item)
     for twins in groups.values():
         if len(twins) > 1:
+            twins.sort(key=lambda t: t.image_name)
             names = ", ".join(t.image_name for t in twins[:4]) + (
                 f" and {len(twins) - 4} more" if len(twins) > 4 else "")
             for twin in twins:
                 report.add(problem(twin.xml, "identical_images", f"same bytes as: {names}"))
-    return chosen, groups
 
 
 def _split(groups: dict[str, list[worker.Item]], options: TfrecordOptions,
@@ -133,7 +140,7 @@ def _split(groups: dict[str, list[worker.Item]], options: TfrecordOptions,
     for key, twins in groups.items():
         parts[sides[key]].extend(twins)
     for side, items in parts.items():  # a seeded, order-independent shuffle
-        items.sort(key=lambda i: (i.sha256, i.image_name))
+        items.sort(key=lambda i: (i.twin_key, i.image_name))
         random.Random(f"{options.seed}:{side}").shuffle(items)
     return parts
 
@@ -169,49 +176,59 @@ def _shard_counts(parts: dict[str, list], options: TfrecordOptions) -> dict[str,
 
 
 def _write_shards(parts, counts, label_ids, pool, output: Path, meanwhile
-                  ) -> tuple[dict[str, list[str]], list[dict]]:
-    """Write all shards (in the pool if any), run `meanwhile()` in this process as
-    they are written, and rename them into place once all are complete.
-    Returns the shard names per side and the items that failed to encode."""
-    jobs, names = [], {}
+                  ) -> tuple[dict[str, list[str]], list[tuple]]:
+    """Write all shards to temp files (in the pool if any) while `meanwhile()` runs in
+    this process. Items are numbered train first, then validate (as in the workers'
+    `context.items`). Returns the shard names per side and (side, items, result) per
+    shard."""
+    jobs, names, base = [], {}, 0
     for side, items in parts.items():
         names[side] = recordio.shard_names(side, counts[side])
         for number, name in enumerate(names[side]):
-            jobs.append((str(output / name), items[number::counts[side]], label_ids))
-    total = sum(len(items) for items in parts.values())
-    bar = log.progress(total=total, desc="write", unit="img")
+            numbers = list(range(base + number, base + len(items), counts[side]))
+            jobs.append((side, items[number::counts[side]], (str(output / name), numbers,
+                                                             label_ids)))
+        base += len(items)
+    bar = log.progress(total=base, desc="write", unit="img")
     results = []
     try:
         if pool is None:
             meanwhile()
-            for job in jobs:
-                results.append(worker.write_shard(*job))
-                bar.update(results[-1]["records"])
+            for side, items, job in jobs:
+                results.append((side, items, worker.write_shard(*job)))
+                bar.update(len(items))
         else:
-            futures = [pool.submit(worker.write_shard, *job) for job in jobs]
+            futures = [(side, items, pool.submit(worker.write_shard, *job))
+                       for side, items, job in jobs]
             meanwhile()
-            for future in futures:
-                results.append(future.result())
-                bar.update(results[-1]["records"])
+            for side, items, future in futures:
+                results.append((side, items, future.result()))
+                bar.update(len(items))
     finally:
         bar.close()
-    for result in results:  # all complete: swap them in
+    return names, results
+
+
+def _written(results: list[tuple], report: Report) -> dict[str, list[worker.Item]]:
+    """Take in what the writers found; the items whose records were written, per side."""
+    parts: dict[str, list[worker.Item]] = {split.TRAIN: [], split.VALIDATE: []}
+    for side, items, result in results:
+        for item, outcome in zip(items, result["outcomes"]):
+            worker.apply_outcome(item, outcome)
+            report.extend(item.problems)
+            if item.usable:
+                parts[side].append(item)
+    return parts
+
+
+def _commit(names: dict[str, list[str]], results: list[tuple], output: Path) -> None:
+    """All shards complete: swap them in, remove shards of an earlier build."""
+    for _, _, result in results:
         recordio.commit(Path(result["temp"]), Path(result["target"]))
     keep = {name for side_names in names.values() for name in side_names}
     for stale in output.glob("*.record"):
         if stale.name not in keep and stale.name.startswith(("train-", "validate-")):
             stale.unlink()
-    return names, [failure for result in results for failure in result["failed"]]
-
-
-def _drop_failed(parts: dict[str, list], failed: list[dict], report: Report
-                 ) -> dict[str, list]:
-    """Report the items the writers could not encode and take them out of the split."""
-    for failure in failed:
-        report.add(problem(failure["xml"], "failed_while_writing",
-                           f"{failure['image']}: {failure['detail']}"))
-    gone = {failure["xml"] for failure in failed}
-    return {side: [i for i in items if i.xml not in gone] for side, items in parts.items()}
 
 
 def _label_ids(options: TfrecordOptions, items) -> dict[str, int]:
@@ -262,16 +279,85 @@ def _small_outputs(options: TfrecordOptions, label_ids, parts, output: Path) -> 
 
 
 def _import_pandas_early() -> None:
-    """pandas takes ~0.3 s to import: do it while the workers inspect."""
+    """pandas takes ~0.3 s to import: do it while the workers work."""
     import threading
 
     threading.Thread(target=lambda: __import__("pandas"), daemon=True).start()
 
 
-def _context(options: TfrecordOptions, index) -> worker.Context:
+def _context(options: TfrecordOptions, index, kept) -> worker.Context:
     classes = frozenset(labelmap.read(options.label_map)) if options.label_map else None
     return worker.Context(index, options.images, classes, options.skip_difficult,
-                          options.verify_pixels)
+                          options.verify_pixels, options.keep_empty,
+                          hash_early=kept is not None)
+
+
+def _nothing_usable(options: TfrecordOptions, found: int, report: Report) -> OdhelperError:
+    report.log_summary()
+    return OdhelperError(f"{options.input}: nothing usable: all {found} annotations have "
+                         f"problems ({', '.join(report.counts())})")
+
+
+def _plan(items, options: TfrecordOptions, report: Report, kept, found: int):
+    """Pass 1's items -> (label ids, items per side, shard counts)."""
+    chosen, groups = _select(items, report)
+    if not chosen:
+        raise _nothing_usable(options, found, report)
+    label_ids = _label_ids(options, chosen)
+    if kept is not None:
+        groups = kept.exclude(groups, report)
+    parts = _split(groups, options, kept)
+    return label_ids, parts, _shard_counts(parts, options)
+
+
+def _warn_empty_sides(parts: dict[str, list]) -> None:
+    usable = sum(len(items) for items in parts.values())
+    for side, side_items in parts.items():
+        if not side_items:
+            log.warning("The %s split is empty (%d usable images): no %s records",
+                        side, usable, side)
+
+
+def _first_pass(index, context: worker.Context, options: TfrecordOptions):
+    clock = time.perf_counter()
+    pool = _pool(options, context, len(index.xml_files) // SERIAL_BELOW)
+    try:
+        items = _read_annotations(index.xml_files, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    log.info("Read %d annotations in %.2f s (%d workers)", len(items),
+             time.perf_counter() - clock, pool._max_workers if pool else 1)
+    return items
+
+
+def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, parts,
+                 counts, report: Report, found: int):
+    """Write the shards (each image read once) and swap them in; (names, written items)."""
+    clock = time.perf_counter()
+    output = options.output
+    # A pool forked now inherits the planned items: they need not be sent.
+    context.items = [item for side_items in parts.values() for item in side_items]
+    pool = _pool(options, context, len(context.items) // SERIAL_BELOW)
+    if pool is not None:
+        _import_pandas_early()  # after the fork: no thread of ours may be forked
+    try:
+        names, results = _write_shards(
+            parts, counts, label_ids, pool, output,
+            lambda: labelmap.write(label_ids, output / "label_map.pbtxt"))
+        parts = _written(results, report)
+        if not any(parts.values()):
+            raise _nothing_usable(options, found, report)
+        _commit(names, results, output)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        recordio.clean_temp_files(output)
+    log.info("Wrote %d shards, %d images, %.0f MB, in %.2f s", sum(counts.values()),
+             sum(len(items) for items in parts.values()),
+             sum(i.nbytes for items in parts.values() for i in items) / 1e6,
+             time.perf_counter() - clock)
+    return names, parts
 
 
 def build_dataset(options: TfrecordOptions) -> dict:
@@ -285,57 +371,24 @@ def build_dataset(options: TfrecordOptions) -> dict:
     kept = keep.KeptValidation.load(options.keep_validate, output) \
         if options.keep_validate else None
     index = discover.build_index(options.input, options.images)
-    if not index.xml_files:
+    found = len(index.xml_files)
+    if not found:
         raise OdhelperError(f"{options.input}: no *.xml annotations found (searched recursively)")
     report = Report(strict=options.strict)
-    context = _context(options, index)
-    clock = time.perf_counter()
-    pool = _pool(options, context, len(index.xml_files) // SERIAL_BELOW)
-    if pool is not None:
-        _import_pandas_early()
-    try:
-        items = _inspect_all(index.xml_files, pool)
-        log.info("Inspected %d annotations in %.2f s (%d workers)", len(items),
-                 time.perf_counter() - clock, pool._max_workers if pool else 1)
-        chosen, groups = _select(items, options, report)
-        if not chosen:
-            report.log_summary()
-            raise OdhelperError(f"{options.input}: nothing usable: all "
-                                f"{len(index.xml_files)} annotations have problems "
-                                f"({', '.join(report.counts())})")
-        label_ids = _label_ids(options, chosen)
-        if kept is not None:
-            groups = kept.exclude(groups, report)
-        parts = _split(groups, options, kept)
-        for side, side_items in parts.items():
-            if not side_items:
-                log.warning("The %s split is empty (%d usable images): no %s records",
-                            side, len(chosen), side)
-        counts = _shard_counts(parts, options)
-        if pool is None:
-            worker.install(context)
-        log.info("Split %d images in %.2f s", len(chosen), time.perf_counter() - clock)
-        clock = time.perf_counter()
-        copied: list[str | None] = []
-        shard_names, failed = _write_shards(
-            parts, counts, label_ids, pool, output,
-            lambda: copied.append(_small_outputs(options, label_ids, parts, output)))
-        if failed:  # CSVs and the validation index must list only what the records hold
-            parts = _drop_failed(parts, failed, report)
-            copied[0] = _small_outputs(options, label_ids, parts, output)
-        if kept is not None:
-            kept.copy_into(output)
-        log.info("Wrote %d shards, %.0f MB, in %.2f s", sum(counts.values()),
-                 sum(i.nbytes for i in chosen) / 1e6, time.perf_counter() - clock)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        recordio.clean_temp_files(output)
+    context = _context(options, index, kept)
+    items = _first_pass(index, context, options)
+    label_ids, parts, counts = _plan(items, options, report, kept, found)
+    shard_names, parts = _second_pass(context, options, label_ids, parts, counts, report, found)
+    _warn_empty_sides(parts)
+    _report_twins(parts, report)
+    copied = _small_outputs(options, label_ids, parts, output)
+    if kept is not None:
+        kept.copy_into(output)
     content = summary.dataset_record(options, label_ids, parts, shard_names, report,
-                                     fingerprint(options, index), len(index.xml_files))
+                                     fingerprint(options, index), found)
     if kept is not None:
         kept.patch_record(content)
-    content["label_map_copy"] = copied[0]
+    content["label_map_copy"] = copied
     content["odhelper_version"] = __version__
     files.write_json(output / DATASET_JSON, content)
     report.log_summary()

@@ -83,6 +83,8 @@ def unsafe_reason(filename: str) -> str | None:
     """Why a `<filename>` must not be used as a path (absolute, or leaving its folder)."""
     if not filename:
         return None
+    if "/" not in filename and "\\" not in filename and ":" not in filename:  # a plain name
+        return f"{filename!r} leaves the folder of its XML" if filename == ".." else None
     if filename.startswith(("/", "\\")) or ntpath.splitdrive(filename)[0]:
         return f"absolute path {filename!r}"
     parts = PurePosixPath(filename.replace("\\", "/")).parts

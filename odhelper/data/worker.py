@@ -1,4 +1,13 @@
-"""What the worker processes do: inspect one annotation, write one shard.
+"""What the worker processes do, in two passes over the input.
+
+1. `read_annotations`: parse each XML, find its image, note its byte size. The
+   boxes that survive every check not needing the pixels decide the split and
+   the label map; same-size images are kept together (byte-identical twins
+   always are the same size). No image is read here, unless twins must be known
+   exactly before the split (a kept validation split): then each is hashed.
+2. `write_shard`: for each image of one shard, read it once, probe it, check the
+   boxes against its real pixels, hash it, encode and write its record; a bad
+   image is left out with its reason and costs nothing else.
 
 Both run in a process pool (or in-process for small inputs). The pool's
 initializer installs the shared, read-only context (file index, classes,
@@ -6,12 +15,14 @@ options) once per worker.
 """
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from odhelper.data import example, images, recordio, voc
-from odhelper.data.annotation import Box
+from odhelper.data.annotation import Annotation, Box, compact_pickle
 from odhelper.data.discover import FileIndex, ImageFinder, unsafe_reason
 from odhelper.data.problems import Problem, problem
 
@@ -25,11 +36,16 @@ class Context:
     classes: frozenset[str] | None  # from a given label map, else None (all kept)
     skip_difficult: bool
     verify_pixels: bool
+    keep_empty: bool = False
+    hash_early: bool = False  # hash each image in pass 1 (twins must be exact before the split)
+    items: list | None = None  # pass 2: every planned Item (a forked worker inherits them)
 
 
+@compact_pickle
 @dataclass
 class Item:
-    """One annotated image after inspection (small: no pixel data)."""
+    """One annotated image (small: no pixel data). After pass 1 `boxes` are the
+    candidates and `annotation` is kept for pass 2, which sets the rest."""
     xml: str  # path relative to the input root
     image_path: str | None = None
     image_name: str = ""  # path relative to its root (unique), used as source_id
@@ -43,6 +59,13 @@ class Item:
     rotate: bool = False
     problems: list[Problem] = field(default_factory=list)
     usable: bool = False
+    annotation: Annotation | None = None  # pass 1 -> pass 2 only
+    has_size: bool = False  # the XML's <size> was usable
+
+    @property
+    def twin_key(self) -> str:
+        """Items with equal keys may hold identical bytes and go to one side together."""
+        return self.sha256 or f"{self.nbytes} bytes"
 
 
 def install(context: Context) -> None:
@@ -85,65 +108,116 @@ def _size_problems(file: str, xml_size, has_size: bool, width: int, height: int
     return []
 
 
-def inspect(xml_path: str) -> Item:
-    """Parse, find the image, probe it, check the boxes. Never raises for bad input:
-    even an unforeseen error in a parser costs only this file."""
+def _guarded(step, item: Item) -> Item:
+    """Run one pass's step; even an unforeseen error in a parser costs only this file."""
     try:
-        return _inspect(xml_path)
+        step(item)
     except Exception as exc:  # noqa: BLE001 - reported, never fatal for the others
-        rel = _relative(xml_path, _context["ctx"].index.roots)
-        return Item(xml=rel, problems=[problem(
-            rel, "unreadable_image", f"unexpected {type(exc).__name__}: {exc}")])
+        item.usable = False
+        item.problems.append(problem(item.xml, "unreadable_image",
+                                     f"unexpected {type(exc).__name__}: {exc}"))
+    return item
 
 
-def _inspect(xml_path: str) -> Item:
+def read_annotation(xml_path: str) -> Item:
+    """Pass 1 for one XML: parse it, find and size its image, keep the candidate boxes."""
+    item = Item(xml=_relative(xml_path, _context["ctx"].index.roots))
+    return _guarded(lambda i: _read_annotation(xml_path, i), item)
+
+
+def read_annotations(xml_paths: list[str]) -> list[Item]:
+    return [read_annotation(path) for path in xml_paths]
+
+
+def _read_annotation(xml_path: str, item: Item) -> None:
     ctx: Context = _context["ctx"]
-    rel = _relative(xml_path, ctx.index.roots)
-    item = Item(xml=rel)
+    rel = item.xml
     try:
         with open(xml_path, "rb") as stream:
-            annotation, has_size, item.problems = voc.parse(stream.read(), rel)
+            annotation, item.has_size, item.problems = voc.parse(stream.read(), rel)
     except voc.VocError as exc:
         item.problems = [exc.problem]
-        return item
+        return
     except OSError as exc:
         item.problems = [problem(rel, "malformed_xml", f"cannot read: {exc}")]
-        return item
+        return
     unsafe = unsafe_reason(annotation.filename)
     if unsafe:
         item.problems.append(problem(rel, "unsafe_filename", unsafe))
-        return item
+        return
     image_path = _context["finder"].find(xml_path, annotation.filename)
     if image_path is None:
         item.problems.append(problem(rel, "missing_image",
                                      f"no image for <filename> {annotation.filename!r} "
                                      "or the XML's name"))
-        return item
+        return
     item.image_path = image_path
     item.image_name = _relative(image_path, ctx.index.roots)
+    # The boxes that pass every check but the pixel size's (pass 2 checks them all).
+    item.boxes, early = voc.check_boxes(annotation, rel, math.inf, math.inf, ctx.classes,
+                                        ctx.skip_difficult)
+    if not item.boxes and not ctx.keep_empty:  # nothing to train on: the image is not read
+        item.problems += early + [problem(rel, "no_objects", "no boxes left to train on")]
+        return
     try:
-        with open(image_path, "rb", buffering=0) as stream:
-            data = stream.read()
+        if ctx.hash_early:
+            data = _read(image_path)
+            item.sha256, item.nbytes = hashlib.sha256(data).hexdigest(), len(data)
+        else:
+            item.nbytes = os.stat(image_path).st_size
+    except OSError as exc:
+        item.problems.append(problem(rel, "unreadable_image", f"{item.image_name}: {exc}"))
+        return
+    item.annotation, item.usable = annotation, True
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb", buffering=0) as stream:
+        return stream.read()
+
+
+def inspect_image(item: Item) -> bytes | None:
+    """Pass 2 for one image: read and probe it, check the boxes against its pixels.
+    The image's bytes, or None (with the reason in `item.problems`) if unusable."""
+    found: list[bytes] = []
+    _guarded(lambda i: found.append(_inspect_image(i)), item)
+    data = found[0] if found and item.usable else None
+    if data is not None and not item.boxes:
+        if _context["ctx"].keep_empty:
+            item.problems.append(problem(item.xml, "negative_image", item.image_name))
+        else:
+            item.problems.append(problem(item.xml, "no_objects", "no boxes left to train on"))
+            item.usable, data = False, None
+    item.annotation = None  # not needed any more; keeps the way back to the parent small
+    return data
+
+
+def _inspect_image(item: Item) -> bytes | None:
+    ctx: Context = _context["ctx"]
+    rel, annotation = item.xml, item.annotation
+    item.usable = False
+    try:
+        data = _read(item.image_path)
         probe = images.probe(data, ctx.verify_pixels)
     except OSError as exc:
         item.problems.append(problem(rel, "unreadable_image", f"{item.image_name}: {exc}"))
-        return item
+        return None
     except images.ImageProblem as exc:
         item.problems.append(problem(rel, exc.reason, f"{item.image_name}: {exc}"))
-        return item
-    xml_size = (annotation.width, annotation.height) if has_size else None
+        return None
+    xml_size = (annotation.width, annotation.height) if item.has_size else None
     item.rotate, note = images.decide_rotation(probe, xml_size)
     width, height = images.oriented_size(probe) if item.rotate else (probe.raw_width,
                                                                       probe.raw_height)
     if note:
         item.problems.append(problem(rel, "exif_rotated", note))
-    item.problems += _size_problems(rel, xml_size, has_size, width, height)
-    if item.rotate and not probe.decoded:  # re-encoded later: fail here, not while writing
+    item.problems += _size_problems(rel, xml_size, item.has_size, width, height)
+    if item.rotate and not probe.decoded:  # re-encoded below: fail as a bad image here
         try:
             images.check_decodes(data)
         except images.ImageProblem as exc:
             item.problems.append(problem(rel, exc.reason, f"{item.image_name}: {exc}"))
-            return item
+            return None
     if images.needs_reencode(probe.format, probe.mode, item.rotate):
         item.problems.append(problem(rel, "converted_image", images.describe_conversion(
             probe.format, probe.mode, item.rotate)))
@@ -154,45 +228,58 @@ def _inspect(xml_path: str) -> Item:
     item.problems += box_problems
     item.width, item.height, item.sha256, item.nbytes = width, height, probe.sha256, probe.nbytes
     item.format, item.mode, item.usable = probe.format, probe.mode, True
-    return item
+    return data
 
 
-def inspect_many(xml_paths: list[str]) -> list[Item]:
-    return [inspect(path) for path in xml_paths]
-
-
-def encode_item(item: Item, label_ids: dict[str, int]) -> list[bytes]:
-    with open(item.image_path, "rb", buffering=0) as stream:
-        data = stream.read()
+def encode_item(item: Item, data: bytes, label_ids: dict[str, int]) -> list[bytes]:
     encoded, fmt = images.stored_bytes(data, item.format, item.mode, item.rotate)
-    if encoded is data:
-        sha = item.sha256
-    else:
-        import hashlib
-        sha = hashlib.sha256(encoded).hexdigest()
+    sha = item.sha256 if encoded is data else hashlib.sha256(encoded).hexdigest()
     return example.detection_chunks(
         encoded=encoded, image_format=fmt, width=item.width, height=item.height,
         filename=os.path.basename(item.image_name), source_id=item.image_name, sha256=sha,
         boxes=item.boxes, label_ids=label_ids)
 
 
-def _encoded(items: list[Item], label_ids: dict[str, int], failed: list[dict]):
-    """Each item's record; one that cannot be encoded now (changed on disk since
-    inspection, undecodable when re-encoding) is skipped and listed in `failed`."""
+def _records(items: list[Item], label_ids: dict[str, int]):
+    """Each usable item's record; an unusable one is skipped (its reasons are on it)."""
     for item in items:
+        data = inspect_image(item)
+        if data is None:
+            continue
         try:
-            yield encode_item(item, label_ids)
+            chunks = encode_item(item, data, label_ids)
         except Exception as exc:  # noqa: BLE001 - costs only this image
-            failed.append({"xml": item.xml, "image": item.image_name,
-                           "detail": f"{type(exc).__name__}: {exc}"})
+            item.usable = False
+            item.problems.append(problem(item.xml, "failed_while_writing",
+                                         f"{item.image_name}: {type(exc).__name__}: {exc}"))
+            continue
+        yield chunks
 
 
-def write_shard(target: str, items: list[Item], label_ids: dict[str, int]) -> dict:
-    """Write one shard to a temp file beside `target`; return its temp path, size and
-    the items that failed to encode."""
+def _outcome(item: Item, candidates: list[Box]) -> tuple:
+    """What pass 2 learnt about an item, compact for the way back to the parent."""
+    same = len(item.boxes) == len(candidates) and all(
+        a is b for a, b in zip(item.boxes, candidates))
+    return (item.usable, item.width, item.height, item.sha256, item.nbytes, item.format,
+            item.mode, item.rotate, None if same else item.boxes, item.problems)
+
+
+def apply_outcome(item: Item, outcome: tuple) -> None:
+    (item.usable, item.width, item.height, item.sha256, item.nbytes, item.format,
+     item.mode, item.rotate, boxes, item.problems) = outcome
+    if boxes is not None:
+        item.boxes = boxes
+
+
+def write_shard(target: str, numbers: list[int], label_ids: dict[str, int]) -> dict:
+    """Write one shard, of the context's items at `numbers`, to a temp file beside
+    `target`. Returns its temp path, size and each item's outcome (`usable` says
+    whether its record was written)."""
+    items = [_context["ctx"].items[number] for number in numbers]
+    candidates = [item.boxes for item in items]
     temp = recordio.temp_path(Path(target))
-    failed: list[dict] = []
     with open(temp, "wb") as stream:
-        written = recordio.write_records(stream, _encoded(items, label_ids, failed))
-    return {"target": target, "temp": str(temp), "records": len(items) - len(failed),
-            "bytes": written, "failed": failed}
+        written = recordio.write_records(stream, _records(items, label_ids))
+    return {"target": target, "temp": str(temp), "bytes": written,
+            "records": sum(1 for item in items if item.usable),
+            "outcomes": [_outcome(item, boxes) for item, boxes in zip(items, candidates)]}
