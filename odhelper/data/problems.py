@@ -24,8 +24,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "unreadable_image": ("error", "annotation skipped"),
     "truncated_image": ("error", "annotation skipped"),
     "corrupt_image": ("error", "annotation skipped"),
-    "failed_while_writing": ("error", "left out of the records (changed on disk or "
-                                      "undecodable since inspection)"),
+    "failed_while_writing": ("error", "left out of the records (it could not be "
+                                      "re-encoded)"),
     "no_objects": ("warning", "image skipped (use --keep-empty to keep it as a negative)"),
     "negative_image": ("info", "kept as a negative example (--keep-empty)"),
     "size_missing": ("warning", "real pixel size used"),
