@@ -240,3 +240,36 @@ def test_keep_validate_grows_train_and_keeps_validation_bytes(tmp_path):
                                                        leaked.name}
     assert json.loads((tmp_path / "new" / "dataset.json").read_text())["kept_validation"]
     assert dataset_is_current(options(grown, tmp_path / "new", keep_validate=first))
+
+
+CSV_HELPER_CHECK = """
+import sys
+from pathlib import Path
+import pandas as pd
+from odhelper.data import csvout
+out = Path(sys.argv[1])
+table = [("a.jpg", 10, 8, "cat", 1.0, 2.0, 5.0, 6.0, "sub/a.jpg")]
+helper = csvout.CsvWriter()
+assert helper._process is not None and helper._process.is_alive()  # forked: no threads here
+helper.submit([(table, out / "one.csv")])
+helper.finish()
+dead = csvout.CsvWriter()
+dead._process.kill()
+dead._process.join()
+dead.submit([(table, out / "two.csv")])
+dead.finish()  # written here instead
+for name in ("one.csv", "two.csv"):
+    frame = pd.read_csv(out / name)
+    assert list(frame.columns) == csvout.COLUMNS, frame.columns
+    assert frame.iloc[0].tolist() == ["a.jpg", 10, 8, "cat", 1, 2, 5, 6, "sub/a.jpg"]
+print("ok")
+"""
+
+
+def test_csv_helper_writes_and_a_dead_helper_costs_nothing(tmp_path):
+    # In a fresh interpreter: this one may hold TensorFlow's threads, and then no
+    # helper is forked at all.
+    result = subprocess.run([sys.executable, "-c", CSV_HELPER_CHECK, str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"

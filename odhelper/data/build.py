@@ -22,7 +22,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from odhelper import __version__, files, log
-from odhelper.data import discover, keep, labelmap, recordio, split, summary, worker
+from odhelper.data import (csvout, discover, keep, labelmap, recordio, split, summary,
+                           worker)
 from odhelper.data.options import TfrecordOptions
 from odhelper.data.problems import Report, problem
 from odhelper.errors import OdhelperError
@@ -251,38 +252,14 @@ def _copy_label_map(options: TfrecordOptions, source: Path) -> str | None:
     return str(target)
 
 
-def _write_csv(items, path: Path) -> None:
-    import pandas as pd
-
-    # The classic layout (filename = the picture's name), then `path`, unique when
-    # sub-folders repeat a name.
-    rows = [(i.image_name.rsplit("/", 1)[-1], i.width, i.height, b.name, b.xmin, b.ymin,
-             b.xmax, b.ymax, i.image_name)
-            for i in sorted(items, key=lambda i: i.image_name) for b in i.boxes]
-    frame = pd.DataFrame(rows, columns=["filename", "width", "height", "class",
-                                        "xmin", "ymin", "xmax", "ymax", "path"])
-    for column in ("xmin", "ymin", "xmax", "ymax"):
-        values = frame[column]
-        if len(values) and (values == values.round()).all():
-            frame[column] = values.astype(int)
-    with files.atomic_path(path) as temp:
-        frame.to_csv(temp, index=False)
-
-
-def _small_outputs(options: TfrecordOptions, label_ids, parts, output: Path) -> str | None:
+def _small_outputs(options: TfrecordOptions, label_ids, parts, output: Path,
+                   csv: csvout.CsvWriter) -> str | None:
     """label_map.pbtxt (and its copy), train.csv, validate.csv; the copy's path."""
     labelmap.write(label_ids, output / "label_map.pbtxt")
-    for side, side_items in parts.items():
-        _write_csv(side_items, output / f"{side}.csv")
+    csv.submit([(csvout.rows(side_items), output / f"{side}.csv")
+                for side, side_items in parts.items()])
     keep.write_index(parts[split.VALIDATE], output)
     return _copy_label_map(options, output / "label_map.pbtxt")
-
-
-def _import_pandas_early() -> None:
-    """pandas takes ~0.3 s to import: do it while the workers work."""
-    import threading
-
-    threading.Thread(target=lambda: __import__("pandas"), daemon=True).start()
 
 
 def _context(options: TfrecordOptions, index, kept) -> worker.Context:
@@ -339,8 +316,6 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
     # A pool forked now inherits the planned items: they need not be sent.
     context.items = [item for side_items in parts.values() for item in side_items]
     pool = _pool(options, context, len(context.items) // SERIAL_BELOW)
-    if pool is not None:
-        _import_pandas_early()  # after the fork: no thread of ours may be forked
     try:
         names, results = _write_shards(
             parts, counts, label_ids, pool, output,
@@ -370,10 +345,19 @@ def build_dataset(options: TfrecordOptions) -> dict:
     recordio.clean_temp_files(output)
     kept = keep.KeptValidation.load(options.keep_validate, output) \
         if options.keep_validate else None
-    index = discover.build_index(options.input, options.images)
-    found = len(index.xml_files)
-    if not found:
-        raise OdhelperError(f"{options.input}: no *.xml annotations found (searched recursively)")
+    csv = csvout.CsvWriter()  # forked first: before the walk, and before any thread exists
+    try:
+        index = discover.build_index(options.input, options.images)
+        if not index.xml_files:
+            raise OdhelperError(f"{options.input}: no *.xml annotations found "
+                                "(searched recursively)")
+        return _convert(options, index, kept, csv)
+    finally:
+        csv.close()
+
+
+def _convert(options: TfrecordOptions, index, kept, csv: csvout.CsvWriter) -> dict:
+    output, found = options.output, len(index.xml_files)
     report = Report(strict=options.strict)
     context = _context(options, index, kept)
     items = _first_pass(index, context, options)
@@ -381,15 +365,16 @@ def build_dataset(options: TfrecordOptions) -> dict:
     shard_names, parts = _second_pass(context, options, label_ids, parts, counts, report, found)
     _warn_empty_sides(parts)
     _report_twins(parts, report)
-    copied = _small_outputs(options, label_ids, parts, output)
-    if kept is not None:
-        kept.copy_into(output)
+    copied = _small_outputs(options, label_ids, parts, output, csv)
     content = summary.dataset_record(options, label_ids, parts, shard_names, report,
                                      fingerprint(options, index), found)
     if kept is not None:
         kept.patch_record(content)
     content["label_map_copy"] = copied
     content["odhelper_version"] = __version__
+    csv.finish()  # the CSVs are complete before dataset.json says the folder is
+    if kept is not None:  # after our CSVs: its validate.csv replaces ours
+        kept.copy_into(output)
     files.write_json(output / DATASET_JSON, content)
     report.log_summary()
     summary.log_table(content)
