@@ -108,21 +108,23 @@ def _size_problems(file: str, xml_size, has_size: bool, width: int, height: int
     return []
 
 
-def _guarded(step, item: Item) -> Item:
-    """Run one pass's step; even an unforeseen error in a parser costs only this file."""
+def _guarded(step, item: Item):
+    """`step()`'s result; even an unforeseen error in a parser costs only this file
+    (reported on `item`, result None)."""
     try:
-        step(item)
+        return step()
     except Exception as exc:  # noqa: BLE001 - reported, never fatal for the others
         item.usable = False
         item.problems.append(problem(item.xml, "unreadable_image",
                                      f"unexpected {type(exc).__name__}: {exc}"))
-    return item
+        return None
 
 
 def read_annotation(xml_path: str) -> Item:
     """Pass 1 for one XML: parse it, find and size its image, keep the candidate boxes."""
     item = Item(xml=_relative(xml_path, _context["ctx"].index.roots))
-    return _guarded(lambda i: _read_annotation(xml_path, i), item)
+    _guarded(lambda: _read_annotation(xml_path, item), item)
+    return item
 
 
 def read_annotations(xml_paths: list[str]) -> list[Item]:
@@ -179,9 +181,7 @@ def _read(path: str) -> bytes:
 def inspect_image(item: Item) -> bytes | None:
     """Pass 2 for one image: read and probe it, check the boxes against its pixels.
     The image's bytes, or None (with the reason in `item.problems`) if unusable."""
-    found: list[bytes] = []
-    _guarded(lambda i: found.append(_inspect_image(i)), item)
-    data = found[0] if found and item.usable else None
+    data = _guarded(lambda: _inspect_image(item), item)
     if data is not None and not item.boxes:
         if _context["ctx"].keep_empty:
             item.problems.append(problem(item.xml, "negative_image", item.image_name))
