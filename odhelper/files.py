@@ -51,6 +51,9 @@ def write_text(target: str | os.PathLike, text: str) -> None:
         stream.write(text)
 
 
+_compact = json.JSONEncoder(default=str).encode  # one encoder for every line
+
+
 def json_text(value: Any, indent: str = "") -> str:
     """Indented JSON in which each item of a list of objects is one compact line:
     readable, and fast (an `indent` makes json use its pure-Python encoder; the
@@ -61,7 +64,7 @@ def json_text(value: Any, indent: str = "") -> str:
                   for key, item in value.items()]
         return "{\n" + ",\n".join(fields) + f"\n{indent}}}"
     if isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list)) for v in value):
-        lines = [inner + json.dumps(item, default=str) for item in value]
+        lines = [inner + _compact(item) for item in value]
         return "[\n" + ",\n".join(lines) + f"\n{indent}]"
     return json.dumps(value, default=str)
 

@@ -142,6 +142,31 @@ def test_example_encoding_matches_protobuf_and_records_match_tf(tmp_path):
         list(recordio.read_records(path))
 
 
+def test_cached_example_encoder_writes_the_plain_encoders_bytes(monkeypatch):
+    """detection_chunks caches headers and repeating entries; over random images (0-3
+    boxes, names and paths past one-byte lengths, a cache cleared midway) its bytes
+    equal the plain, uncached encoding."""
+    monkeypatch.setattr(example, "_CACHE_LIMIT", 50)
+    chance = random.Random(7)
+    names = ["cat", "dög", "x" * 200]
+    label_ids = {name: i + 1 for i, name in enumerate(names)}
+    for number in range(600):
+        width, height = chance.choice([(64, 48), (640, 480), (20000, 9)])
+        boxes = [Box(chance.choice(names), chance.uniform(0, 10), chance.uniform(0, 10),
+                     chance.uniform(10, 60), chance.uniform(10, 40),
+                     difficult=chance.random() < 0.3, truncated=chance.random() < 0.3,
+                     pose=chance.choice(["Unspecified", "Left", ""]))
+                 for _ in range(chance.randint(0, 3))]
+        fields = dict(width=width, height=height, image_format=chance.choice(["jpeg", "png"]),
+                      filename=f"{number}.jpg" * chance.choice([1, 30]),
+                      source_id=f"sub/{number}.jpg", sha256=f"{number:064x}", boxes=boxes,
+                      label_ids=label_ids)
+        image = bytes(chance.choice([0, 5, 200, 20000]))
+        plain = b"".join(example.encode_chunks(example.detection_features(**fields),
+                                               "image/encoded", image))
+        assert example.detection_example(encoded=image, **fields) == plain, fields
+
+
 def test_label_map_round_trip_and_given_map(tmp_path):
     from odhelper.od import api
 

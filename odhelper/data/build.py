@@ -10,6 +10,8 @@ once, by the shard writer (see worker.py for the two passes).
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import math
@@ -335,8 +337,27 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
     return names, parts
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off for the conversion (inherited by forked
+    workers). Each annotation leaves ~20 objects that live to the end and form no
+    cycles; the collector scanned them some 300 times, 0.15 s per 10,000 images."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build_dataset(options: TfrecordOptions) -> dict:
     """Convert the annotations; return (and write) the dataset.json content."""
+    with _collector_paused():
+        return _build_dataset(options)
+
+
+def _build_dataset(options: TfrecordOptions) -> dict:
     if not options.input.is_dir():
         raise OdhelperError(f"{options.input}: input folder not found")
     output = options.output

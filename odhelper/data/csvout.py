@@ -2,13 +2,15 @@
 
 Importing pandas costs ~0.35 s of CPU, a sixth of a 10,000-image conversion. So
 when it is safe to fork, a helper process is forked at start-up: it imports
-pandas while the parent walks the input (one core is idle then), and writes the
-CSVs while the parent writes dataset.json. Otherwise (TensorFlow or other
-threads in this process) the CSVs are written here.
+pandas and writes the CSVs at idle priority, on whatever CPU time the
+converter leaves unused (while the parent walks the input or plans the split,
+one core is idle), and the parent waits for it only before dataset.json.
+Otherwise (TensorFlow or other threads in this process) the CSVs are written here.
 """
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import threading
 from pathlib import Path
@@ -38,9 +40,21 @@ def write(table: list[tuple], path: Path) -> None:
         frame.to_csv(temp, index=False)
 
 
+def _idle_priority() -> None:
+    """Run only on CPU time nobody else wants (Linux SCHED_IDLE, else the lowest nice)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        try:
+            os.nice(19)
+        except OSError:
+            pass
+
+
 def _serve(conn, parent_end) -> None:
     """The helper: import pandas now, then write the CSVs it is sent."""
     parent_end.close()  # so that a dead parent means EOF here
+    _idle_priority()
     import pandas  # noqa: F401 - the point of the helper: imported ahead of time
 
     try:

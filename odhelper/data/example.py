@@ -111,29 +111,109 @@ def encode(features: dict[str, bytes]) -> bytes:
     return b"".join(encode_chunks(features))
 
 
+# Entries whose bytes repeat from image to image, or whose header depends only on
+# the key and the value's length: cached (cleared when large; this runs per image).
+_CACHE: dict[tuple, bytes] = {}
+_CACHE_LIMIT = 1 << 16
+
+
+def _cached(key: tuple, make) -> bytes:
+    found = _CACHE.get(key)
+    if found is None:
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        found = _CACHE[key] = make()
+    return found
+
+
+def _one_bytes(key: str, value: bytes) -> bytes:
+    """Entry of a one-value BytesList: a cached header (key, lengths) + the value."""
+    head = _CACHE.get(("bytes", key, len(value)))
+    if head is None:
+        whole = _entry(key, bytes_feature([value]))
+        head = _cached(("bytes", key, len(value)), lambda: whole[:len(whole) - len(value)])
+    return head + value
+
+
+def _floats(key: str, values: list[float]) -> bytes:
+    """Entry of a FloatList: a cached header (key, count) + the packed values."""
+    packer = _FLOATS.get(len(values))
+    if packer is None:
+        packer = _FLOATS[len(values)] = struct.Struct(f"<{len(values)}f")
+    packed = packer.pack(*values)
+    head = _CACHE.get(("floats", key, len(values)))
+    if head is None:
+        whole = _entry(key, float_feature(values))
+        head = _cached(("floats", key, len(values)), lambda: whole[:len(whole) - len(packed)])
+    return head + packed
+
+
+def _classes(boxes: Sequence[Box], label_ids: dict[str, int]) -> bytes:
+    """The five per-box class entries (label, text, difficult, truncated, view),
+    cached by their values: few combinations repeat over a whole dataset."""
+    values = tuple([(label_ids[b.name], b.name, b.difficult, b.truncated, b.pose)
+                    for b in boxes])
+    found = _CACHE.get(("classes", values))
+    if found is None:
+        found = _cached(("classes", values), lambda: b"".join([
+            _entry("image/object/class/label", int64_feature([v[0] for v in values])),
+            _entry("image/object/class/text", bytes_feature([v[1].encode() for v in values])),
+            _entry("image/object/difficult", int64_feature([int(v[2]) for v in values])),
+            _entry("image/object/truncated", int64_feature([int(v[3]) for v in values])),
+            _entry("image/object/view", bytes_feature([v[4].encode() for v in values]))]))
+    return found
+
+
+def _int(key: str, value: int) -> bytes:
+    found = _CACHE.get(("int", key, value))
+    if found is None:
+        found = _cached(("int", key, value), lambda: _entry(key, int64_feature([value])))
+    return found
+
+
 def detection_chunks(*, encoded: bytes, image_format: str, width: int, height: int,
                      filename: str, source_id: str, sha256: str, boxes: Sequence[Box],
                      label_ids: dict[str, int]) -> list[bytes]:
     """The Example the OD API's TfExampleDecoder reads: image, size, ids, normalised boxes.
-    (Written out key by key, in sorted key order: this runs once per image.)"""
+    Keys in sorted order, as `encode_chunks` writes them (the same bytes: tested)."""
     small = b"".join([
-        _entry("image/filename", bytes_feature([filename.encode()])),
-        _entry("image/format", bytes_feature([image_format.encode()])),
-        _entry("image/height", int64_feature([height])),
-        _entry("image/key/sha256", bytes_feature([sha256.encode()])),
-        _entry("image/object/bbox/xmax", float_feature([b.xmax / width for b in boxes])),
-        _entry("image/object/bbox/xmin", float_feature([b.xmin / width for b in boxes])),
-        _entry("image/object/bbox/ymax", float_feature([b.ymax / height for b in boxes])),
-        _entry("image/object/bbox/ymin", float_feature([b.ymin / height for b in boxes])),
-        _entry("image/object/class/label", int64_feature([label_ids[b.name] for b in boxes])),
-        _entry("image/object/class/text", bytes_feature([b.name.encode() for b in boxes])),
-        _entry("image/object/difficult", int64_feature([int(b.difficult) for b in boxes])),
-        _entry("image/object/truncated", int64_feature([int(b.truncated) for b in boxes])),
-        _entry("image/object/view", bytes_feature([b.pose.encode() for b in boxes])),
-        _entry("image/source_id", bytes_feature([source_id.encode()])),
-        _entry("image/width", int64_feature([width])),
+        _one_bytes("image/filename", filename.encode()),
+        _one_bytes("image/format", image_format.encode()),
+        _int("image/height", height),
+        _one_bytes("image/key/sha256", sha256.encode()),
+        _floats("image/object/bbox/xmax", [b.xmax / width for b in boxes]),
+        _floats("image/object/bbox/xmin", [b.xmin / width for b in boxes]),
+        _floats("image/object/bbox/ymax", [b.ymax / height for b in boxes]),
+        _floats("image/object/bbox/ymin", [b.ymin / height for b in boxes]),
+        _classes(boxes, label_ids),
+        _one_bytes("image/source_id", source_id.encode()),
+        _int("image/width", width),
     ])
     return _framed(small, "image/encoded", encoded)
+
+
+def detection_features(*, width: int, height: int, image_format: str, filename: str,
+                       source_id: str, sha256: str, boxes: Sequence[Box],
+                       label_ids: dict[str, int]) -> dict[str, bytes]:
+    """The same Example's features (but the image) for `encode_chunks`: the plain,
+    uncached form, kept as the reference `detection_chunks` is tested against."""
+    return {
+        "image/filename": bytes_feature([filename.encode()]),
+        "image/format": bytes_feature([image_format.encode()]),
+        "image/height": int64_feature([height]),
+        "image/key/sha256": bytes_feature([sha256.encode()]),
+        "image/object/bbox/xmax": float_feature([b.xmax / width for b in boxes]),
+        "image/object/bbox/xmin": float_feature([b.xmin / width for b in boxes]),
+        "image/object/bbox/ymax": float_feature([b.ymax / height for b in boxes]),
+        "image/object/bbox/ymin": float_feature([b.ymin / height for b in boxes]),
+        "image/object/class/label": int64_feature([label_ids[b.name] for b in boxes]),
+        "image/object/class/text": bytes_feature([b.name.encode() for b in boxes]),
+        "image/object/difficult": int64_feature([int(b.difficult) for b in boxes]),
+        "image/object/truncated": int64_feature([int(b.truncated) for b in boxes]),
+        "image/object/view": bytes_feature([b.pose.encode() for b in boxes]),
+        "image/source_id": bytes_feature([source_id.encode()]),
+        "image/width": int64_feature([width]),
+    }
 
 
 def detection_example(**kwargs) -> bytes:
