@@ -15,24 +15,20 @@ import gc
 import hashlib
 import json
 import math
-import multiprocessing
 import random
 import shutil
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from odhelper import __version__, files, log
-from odhelper.data import (csvout, discover, keep, labelmap, recordio, split, summary,
-                           worker)
+from odhelper.data import (csvout, discover, keep, labelmap, pools, recordio, split,
+                           summary, worker)
 from odhelper.data.options import TfrecordOptions
 from odhelper.data.problems import Report, problem
 from odhelper.errors import OdhelperError
 
 FORMAT_VERSION = 1
 SHARD_BYTES = 100 * 1024 * 1024  # a split of S bytes: floor(S / this) shards, 100-200 MB each
-SERIAL_BELOW = 48  # images; fewer are inspected in-process (no pool start-up)
 DATASET_JSON = "dataset.json"
 
 
@@ -56,44 +52,11 @@ def dataset_is_current(options: TfrecordOptions) -> bool:
     if not options.input.is_dir():
         return False
     index = discover.build_index(options.input, options.images)
+    index.stats = discover.file_stats(index.files)
     if recorded.get("fingerprint") != fingerprint(options, index):
         return False
     shards = [name for part in recorded.get("splits", {}).values() for name in part["shards"]]
     return all((options.output / name).is_file() for name in shards)
-
-
-def _pool(options: TfrecordOptions, context: worker.Context, jobs: int):
-    workers = min(options.worker_count, max(1, jobs))
-    if workers <= 1:
-        worker.install(context)
-        return None
-    # fork is fastest, but not safe once TensorFlow (threads) lives in this process
-    # (e.g. `odhelper run` or the demo calling us after training started).
-    safe_to_fork = "tensorflow" not in sys.modules
-    method = "fork" if safe_to_fork and "fork" in multiprocessing.get_all_start_methods() \
-        else "spawn"
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                               initializer=worker.install_in_pool,
-                               initargs=(context,))
-    pool.submit(int).result()  # start the workers now, before any thread of ours exists
-    return pool
-
-
-def _read_annotations(xml_files: list[str], pool) -> list[worker.Item]:
-    bar = log.progress(total=len(xml_files), desc="annotations", unit="xml")
-    items: list[worker.Item] = []
-    if pool is None:
-        for path in xml_files:
-            items.append(worker.read_annotation(path))
-            bar.update()
-    else:
-        size = max(8, min(256, len(xml_files) // (pool._max_workers * 8) or 1))
-        chunks = [xml_files[i:i + size] for i in range(0, len(xml_files), size)]
-        for result in pool.map(worker.read_annotations, chunks):
-            items.extend(result)
-            bar.update(len(result))
-    bar.close()
-    return items
 
 
 def _select(items: list[worker.Item], report: Report):
@@ -297,19 +260,6 @@ def _warn_empty_sides(parts: dict[str, list]) -> None:
                         side, usable, side)
 
 
-def _first_pass(index, context: worker.Context, options: TfrecordOptions):
-    clock = time.perf_counter()
-    pool = _pool(options, context, len(index.xml_files) // SERIAL_BELOW)
-    try:
-        items = _read_annotations(index.xml_files, pool)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-    log.info("Read %d annotations in %.2f s (%d workers)", len(items),
-             time.perf_counter() - clock, pool._max_workers if pool else 1)
-    return items
-
-
 def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, parts,
                  counts, report: Report, found: int):
     """Write the shards (each image read once) and swap them in; (names, written items)."""
@@ -317,7 +267,7 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
     output = options.output
     # A pool forked now inherits the planned items: they need not be sent.
     context.items = [item for side_items in parts.values() for item in side_items]
-    pool = _pool(options, context, len(context.items) // SERIAL_BELOW)
+    pool = pools.make_pool(options, context, len(context.items))
     try:
         names, results = _write_shards(
             parts, counts, label_ids, pool, output,
@@ -381,7 +331,7 @@ def _convert(options: TfrecordOptions, index, kept, csv: csvout.CsvWriter) -> di
     output, found = options.output, len(index.xml_files)
     report = Report(strict=options.strict)
     context = _context(options, index, kept)
-    items = _first_pass(index, context, options)
+    items = pools.first_pass(index, context, options)
     label_ids, parts, counts = _plan(items, options, report, kept, found)
     shard_names, parts = _second_pass(context, options, label_ids, parts, counts, report, found)
     _warn_empty_sides(parts)

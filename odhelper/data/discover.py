@@ -26,6 +26,7 @@ class FileIndex:
     dirs: dict[str, dict[str, str]] = field(default_factory=dict)
     by_name: dict[str, list[str]] = field(default_factory=dict)  # lower name -> image paths
     xml_files: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # XML and images: the fingerprinted files
     stats: list[tuple[str, int, int]] = field(default_factory=list)  # (path, size, mtime_ns)
 
 
@@ -52,29 +53,37 @@ def _walk(root: Path, index: FileIndex, collect_xml: bool, by_name: bool) -> Non
                     index.by_name.setdefault(lower, []).append(path)
             else:
                 continue
-            try:
-                info = os.stat(path)
-            except OSError:
-                continue
-            index.stats.append((path, info.st_size, info.st_mtime_ns))
+            index.files.append(path)
 
 
 def build_index(input_dir: Path, images_dir: Path | None = None) -> FileIndex:
-    """Walk the input (and images) folders once; XML files in a sorted order."""
+    """Walk the input (and images) folders once; XML files in a sorted order. No file
+    is stat'ed here: `stats` is for the caller to fill (see `file_stats`)."""
     roots = [input_dir.resolve()] + ([images_dir.resolve()] if images_dir else [])
     index = FileIndex(roots)
     _walk(roots[0], index, collect_xml=True, by_name=True)
     if images_dir is not None:
         _walk(roots[1], index, collect_xml=False, by_name=True)
     index.xml_files.sort()
-    index.stats.sort()
     return index
+
+
+def file_stats(paths: list[str]) -> list[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of each file that can be stat'ed."""
+    stats = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        stats.append((path, info.st_size, info.st_mtime_ns))
+    return stats
 
 
 def fingerprint_files(index: FileIndex) -> str:
     """Hash of every XML's and image's path, size and modification time."""
     digest = hashlib.sha256()
-    for path, size, mtime in index.stats:
+    for path, size, mtime in sorted(index.stats):
         digest.update(f"{path}\0{size}\0{mtime}\n".encode())
     return digest.hexdigest()
 
