@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from odhelper import files
+from odhelper.data import split
 
 COLUMNS = ["filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax", "path"]
 
@@ -55,6 +56,7 @@ def _serve(conn, parent_end) -> None:
     """The helper: import pandas now, then write the CSVs it is sent."""
     parent_end.close()  # so that a dead parent means EOF here
     _idle_priority()
+    split.import_numpy()  # with one OpenBLAS thread, for pandas
     import pandas  # noqa: F401 - the point of the helper: imported ahead of time
 
     try:
