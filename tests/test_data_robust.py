@@ -298,3 +298,23 @@ def test_csv_helper_writes_and_a_dead_helper_costs_nothing(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "ok"
+
+
+NUMPY_IMPORT_CHECK = """
+import os, sys
+os.environ.pop("OPENBLAS_NUM_THREADS", None)
+from odhelper.data import split
+assert "numpy" not in sys.modules
+split.import_numpy()
+print("numpy" in sys.modules, os.environ.get("OPENBLAS_NUM_THREADS"),
+      len(os.listdir("/proc/self/task")))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_numpy_for_the_split_starts_no_blas_threads_and_leaves_the_environment():
+    # In a fresh interpreter: numpy is already loaded here.
+    result = subprocess.run([sys.executable, "-c", NUMPY_IMPORT_CHECK],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "None", "1"]
