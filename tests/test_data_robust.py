@@ -268,6 +268,8 @@ def test_keep_validate_grows_train_and_keeps_validation_bytes(tmp_path):
 
 
 CSV_HELPER_CHECK = """
+import os
+import signal
 import sys
 from pathlib import Path
 import pandas as pd
@@ -283,7 +285,13 @@ dead._process.kill()
 dead._process.join()
 dead.submit([(table, out / "two.csv")])
 dead.finish()  # written here instead
-for name in ("one.csv", "two.csv"):
+csvout.LIFTED_SECONDS = csvout.IDLE_SECONDS = 0.5
+silent = csvout.CsvWriter()
+os.kill(silent._process.pid, signal.SIGSTOP)  # alive but never answers, as when starved
+silent.submit([(table, out / "three.csv")])
+silent.finish()  # written here after the grace period; the helper is killed
+assert silent._process is None and not list(out.glob(".*.tmp"))
+for name in ("one.csv", "two.csv", "three.csv"):
     frame = pd.read_csv(out / name)
     assert list(frame.columns) == csvout.COLUMNS, frame.columns
     assert frame.iloc[0].tolist() == ["a.jpg", 10, 8, "cat", 1, 2, 5, 6, "sub/a.jpg"]
@@ -291,7 +299,7 @@ print("ok")
 """
 
 
-def test_csv_helper_writes_and_a_dead_helper_costs_nothing(tmp_path):
+def test_csv_helper_writes_and_a_dead_or_silent_helper_costs_nothing(tmp_path):
     # In a fresh interpreter: this one may hold TensorFlow's threads, and then no
     # helper is forked at all.
     result = subprocess.run([sys.executable, "-c", CSV_HELPER_CHECK, str(tmp_path)],

@@ -18,6 +18,8 @@ from pathlib import Path
 from odhelper import files
 from odhelper.data import split
 
+# How long `finish` waits for a helper still busy, with normal priority or idle.
+LIFTED_SECONDS, IDLE_SECONDS = 60.0, 2.0
 COLUMNS = ["filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax", "path"]
 
 
@@ -50,6 +52,14 @@ def _idle_priority() -> None:
             os.nice(19)
         except OSError:
             pass
+
+
+def _normal_priority(pid: int) -> bool:
+    try:
+        os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+        return True
+    except (AttributeError, OSError):
+        return False
 
 
 def _serve(conn, parent_end) -> None:
@@ -104,23 +114,35 @@ class CsvWriter:
 
     def finish(self) -> None:
         """Wait for the helper; write here whatever it could not."""
-        reply = "no helper"
-        if self._conn is not None:
-            try:
-                reply = self._conn.recv()
-            except (EOFError, OSError):
-                reply = "the helper process died"
-        self.close()
+        reply = "no helper" if self._conn is None else self._reply()
+        self.close(wait=reply is None)
         if reply is not None:
             for table, path in self._jobs:
+                for leftover in path.parent.glob(f".{path.name}.*.tmp"):  # a killed helper's
+                    leftover.unlink(missing_ok=True)
                 write(table, path)
 
-    def close(self) -> None:
+    def _reply(self):
+        """None once the helper wrote the CSVs, else why not. A helper still busy is
+        given normal priority where that is allowed (root, CAP_SYS_NICE); where not,
+        and other programs keep the CPUs busy, an idle-priority process may get no
+        time at all, so after a grace period the CSVs are written here instead."""
+        try:
+            if not self._conn.poll(0):
+                patience = LIFTED_SECONDS if _normal_priority(self._process.pid) \
+                    else IDLE_SECONDS
+                if not self._conn.poll(patience):
+                    return f"no answer from the helper in {patience:g} s"
+            return self._conn.recv()
+        except (EOFError, OSError):
+            return "the helper process died"
+
+    def close(self, wait: bool = True) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
         if self._process is not None:
-            self._process.join(timeout=5 if self._sent else 0)
+            self._process.join(timeout=5 if self._sent and wait else 0)
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join()
