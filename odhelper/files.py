@@ -36,6 +36,13 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def remove_leftovers(target: str | os.PathLike) -> None:
+    """Remove the temp files `atomic_path` left beside `target` in a killed process."""
+    target = Path(target)
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_open(target: str | os.PathLike, mode: str = "w", **kwargs: Any):
     """open() that only replaces `target` once the block finished cleanly."""

@@ -52,7 +52,6 @@ def dataset_is_current(options: TfrecordOptions) -> bool:
     if not options.input.is_dir():
         return False
     index = discover.build_index(options.input, options.images)
-    index.stats = discover.file_stats(index.files)
     if recorded.get("fingerprint") != fingerprint(options, index):
         return False
     shards = [name for part in recorded.get("splits", {}).values() for name in part["shards"]]

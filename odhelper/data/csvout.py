@@ -118,8 +118,7 @@ class CsvWriter:
         self.close(wait=reply is None)
         if reply is not None:
             for table, path in self._jobs:
-                for leftover in path.parent.glob(f".{path.name}.*.tmp"):  # a killed helper's
-                    leftover.unlink(missing_ok=True)
+                files.remove_leftovers(path)  # a killed helper's
                 write(table, path)
 
     def _reply(self):

@@ -38,7 +38,7 @@ def make_pool(options: TfrecordOptions, context: worker.Context, images: int):
 
 def first_pass(index: discover.FileIndex, context: worker.Context,
                options: TfrecordOptions) -> list[worker.Item]:
-    """Every XML read (in a pool for large inputs); `index.stats` filled alongside."""
+    """Every XML read; with a pool, `index.stats` are taken alongside."""
     clock = time.perf_counter()
     pool = make_pool(options, context, len(index.xml_files))
     prefetch = None
@@ -64,7 +64,6 @@ def _read_annotations(index: discover.FileIndex, pool) -> list[worker.Item]:
         for path in xml_files:
             items.append(worker.read_annotation(path))
             bar.update()
-        index.stats = discover.file_stats(index.files)
     else:
         size = max(8, min(256, len(xml_files) // (pool._max_workers * 8) or 1))
         chunks = [xml_files[i:i + size] for i in range(0, len(xml_files), size)]
