@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from odhelper.data import recordio
-from odhelper.data.options import TfrecordOptions
+from odhelper.options.data import TfrecordOptions
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 

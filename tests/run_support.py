@@ -35,7 +35,7 @@ def make_pictures(folder: Path, count: int = 12, size: int = 64, seed: int = 0) 
 def make_dataset(root: Path, count: int = 12, size: int = 64) -> Path:
     """Pictures + `build_dataset` (the tfrecord engineer's library) -> dataset dir."""
     from odhelper.data.build import build_dataset
-    from odhelper.data.options import TfrecordOptions
+    from odhelper.options.data import TfrecordOptions
 
     pictures = make_pictures(root / "pictures", count, size)
     output = root / "dataset"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from odhelper import files, log, settings
+from odhelper import files, log
+from odhelper.options import fields as settings
 from odhelper.errors import UsageError
 
 LINE = re.compile(r"^\[(INFO|WARNING|ERROR)\|[\w.]+\.py:\d+\] "

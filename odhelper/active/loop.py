@@ -42,7 +42,7 @@ def _inputs(options: ActiveOptions) -> Path:
 
 def _build(options: ActiveOptions, round_number: int) -> dict:
     from odhelper.data.build import build_dataset, dataset_is_current
-    from odhelper.data.options import TfrecordOptions
+    from odhelper.options.data import TfrecordOptions
 
     first = round_number == 0
     tfrecord = TfrecordOptions(

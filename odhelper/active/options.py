@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odhelper.errors import UsageError
-from odhelper.settings import option
+from odhelper.options.fields import option
 
 
 @dataclass

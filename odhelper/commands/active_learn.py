@@ -9,7 +9,7 @@ HELP = ("turn image-level labels (POOL/<class>/*.jpg) into training boxes: train
 def add_arguments(parser) -> None:
     from odhelper.active.options import ActiveOptions
     from odhelper.commands.run import add_set_flag
-    from odhelper.settings import add_arguments as add_options
+    from odhelper.options.fields import add_arguments as add_options
 
     add_options(parser, ActiveOptions)
     add_set_flag(parser)
@@ -18,7 +18,7 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     from odhelper.active.loop import active_learn
     from odhelper.active.options import ActiveOptions
-    from odhelper.settings import from_namespace
+    from odhelper.options.fields import from_namespace
 
     active_learn(from_namespace(ActiveOptions, args))
     return 0

@@ -7,7 +7,7 @@ HELP = ("draw a synthetic LabelImg dataset and run tfrecord -> run -> evaluate -
 
 
 def add_arguments(parser) -> None:
-    from odhelper import settings
+    from odhelper.options import fields as settings
     from odhelper.demo.run import DemoOptions
 
     settings.add_arguments(parser, DemoOptions)
@@ -19,7 +19,8 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from odhelper import log, settings
+    from odhelper import log
+    from odhelper.options import fields as settings
     from odhelper.demo import run
 
     options = settings.from_namespace(run.DemoOptions, args)

@@ -11,7 +11,7 @@ HEADLINE = ("PascalBoxes_Precision/mAP@0.5IOU", "DetectionBoxes_Precision/mAP",
 
 def add_arguments(parser) -> None:
     from odhelper.metrics.evaluate import EvaluateOptions
-    from odhelper.settings import add_arguments as add_options
+    from odhelper.options.fields import add_arguments as add_options
 
     add_options(parser, EvaluateOptions)
 
@@ -20,7 +20,7 @@ def main(args) -> int:
     from odhelper import log
     from odhelper.metrics import tables
     from odhelper.metrics.evaluate import EvaluateOptions, evaluate
-    from odhelper.settings import from_namespace
+    from odhelper.options.fields import from_namespace
 
     options = from_namespace(EvaluateOptions, args)
     log.setup(options.run_dir, verbose=args.verbose)

@@ -7,7 +7,7 @@ HELP = "detect objects in pictures with an exported model: drawn pictures, CSV, 
 
 def add_arguments(parser) -> None:
     from odhelper.report.predictions import PredictOptions
-    from odhelper.settings import add_arguments as add_options
+    from odhelper.options.fields import add_arguments as add_options
 
     add_options(parser, PredictOptions)
 
@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     from odhelper import log
     from odhelper.report.predictions import PredictOptions, predict
-    from odhelper.settings import from_namespace
+    from odhelper.options.fields import from_namespace
 
     options = from_namespace(PredictOptions, args)
     log.setup(options.output, verbose=args.verbose)

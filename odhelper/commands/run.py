@@ -15,7 +15,7 @@ def add_set_flag(parser) -> None:
 
 def add_arguments(parser) -> None:
     from odhelper.engine.options import RunOptions
-    from odhelper.settings import add_arguments as add_options
+    from odhelper.options.fields import add_arguments as add_options
 
     add_options(parser, RunOptions)
     add_set_flag(parser)
@@ -24,6 +24,6 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     from odhelper.engine.options import RunOptions
     from odhelper.engine.runner import run
-    from odhelper.settings import from_namespace
+    from odhelper.options.fields import from_namespace
 
     return run(from_namespace(RunOptions, args))

@@ -7,8 +7,8 @@ HELP = ("convert LabelImg / Pascal VOC XML into validated, stratified, sharded T
 
 
 def add_arguments(parser) -> None:
-    from odhelper.data.options import TfrecordOptions
-    from odhelper.settings import add_arguments as add_options
+    from odhelper.options.data import TfrecordOptions
+    from odhelper.options.fields import add_arguments as add_options
 
     add_options(parser, TfrecordOptions)
 
@@ -16,8 +16,8 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     from odhelper import log
     from odhelper.data.build import build_dataset
-    from odhelper.data.options import TfrecordOptions
-    from odhelper.settings import from_namespace
+    from odhelper.options.data import TfrecordOptions
+    from odhelper.options.fields import from_namespace
 
     options = from_namespace(TfrecordOptions, args)
     log.setup(options.output, verbose=args.verbose)

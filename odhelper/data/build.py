@@ -23,7 +23,7 @@ from pathlib import Path
 from odhelper import __version__, files, log
 from odhelper.data import (csvout, discover, keep, labelmap, pools, recordio, split,
                            summary, worker)
-from odhelper.data.options import TfrecordOptions
+from odhelper.options.data import TfrecordOptions
 from odhelper.data.problems import Report, problem
 from odhelper.errors import OdhelperError
 

@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from odhelper import log
 from odhelper.data import discover, split, worker
-from odhelper.data.options import TfrecordOptions
+from odhelper.options.data import TfrecordOptions
 
 SERIAL_BELOW = 48  # images; fewer are handled in-process (no pool start-up)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from odhelper import log
-from odhelper.data.options import TfrecordOptions
+from odhelper.options.data import TfrecordOptions
 from odhelper.data.problems import Report
 
 

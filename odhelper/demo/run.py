@@ -20,7 +20,7 @@ from odhelper import files, log
 from odhelper.demo import stages
 from odhelper.demo.synth import SynthOptions, generate
 from odhelper.errors import UsageError
-from odhelper.settings import option, save_yaml, to_dict
+from odhelper.options.fields import option, save_yaml, to_dict
 
 
 @dataclass

@@ -53,7 +53,7 @@ def needs_missing_input(name: str, result: "DemoResult") -> str | None:
 def tfrecord(options: "DemoOptions", result: "DemoResult") -> None:
     """The tfrecord library call `odhelper tfrecord -i .. -o .. -sr ..` makes."""
     from odhelper.data.build import build_dataset, dataset_is_current
-    from odhelper.data.options import TfrecordOptions
+    from odhelper.options.data import TfrecordOptions
 
     paths = options.paths
     tfrecord_options = TfrecordOptions(

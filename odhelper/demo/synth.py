@@ -21,7 +21,7 @@ from odhelper import files
 from odhelper.data.annotation import Annotation, Box, to_xml
 from odhelper.demo.shapes import SHAPES, draw_picture
 from odhelper.errors import UsageError
-from odhelper.settings import option, to_dict
+from odhelper.options.fields import option, to_dict
 
 SPLITS = {"images": ("shapes", 0), "holdout": ("holdout", 1), "pool": ("pool", 2)}
 CHUNK = 100  # pictures per worker task

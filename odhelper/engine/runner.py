@@ -6,7 +6,8 @@ import json
 import time
 from pathlib import Path
 
-from odhelper import files, log, settings
+from odhelper import files, log
+from odhelper.options import fields as settings
 from odhelper.engine.options import RunOptions
 
 DONE = "train_done.json"
@@ -15,7 +16,7 @@ DONE = "train_done.json"
 def _dataset(options: RunOptions) -> Path:
     """Build the dataset from -i XML_DIR, or reuse it when its fingerprint matches."""
     from odhelper.data.build import build_dataset, dataset_is_current
-    from odhelper.data.options import TfrecordOptions
+    from odhelper.options.data import TfrecordOptions
 
     if options.input is None:
         return options.dataset

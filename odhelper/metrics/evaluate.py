@@ -12,7 +12,7 @@ from pathlib import Path
 from odhelper import files
 from odhelper.errors import OdhelperError, UsageError
 from odhelper.metrics import per_class, per_image, tables
-from odhelper.settings import option
+from odhelper.options.fields import option
 
 EVAL_DIR = "eval"
 METRICS_JSON = "metrics.json"

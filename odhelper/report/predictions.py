@@ -12,7 +12,7 @@ from odhelper.data.annotation import Annotation, Box, write_xml
 from odhelper.engine.predictor import ExportedModel, Prediction
 from odhelper.errors import OdhelperError, UsageError
 from odhelper.report.draw import draw_boxes, open_rgb
-from odhelper.settings import option
+from odhelper.options.fields import option
 
 CSV_NAME = "detections.csv"
 CSV_HEADERS = ("filename", "class", "score", "xmin", "ymin", "xmax", "ymax")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odhelper.errors import UsageError
-from odhelper.settings import option
+from odhelper.options.fields import option
 
 # Folder names that say nothing about the dataset (the label map copy's name).
 GENERIC_FOLDERS = {"annotations", "images", "jpegimages", "train", "test", "val", "xml", "data"}
