@@ -27,30 +27,43 @@ COMMANDS = (
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; only the command named in `argv` gets its arguments (importing
-    every command's options would cost each start-up about 0.3 s)."""
+    every command's options would slow down each start-up)."""
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(
         prog="odhelper",
         description="LabelImg pictures -> trained, evaluated, exported TF2 detector.")
     parser.add_argument("--version", action="version", version=f"odhelper {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules = [importlib.import_module(name) for name in COMMANDS]  # NAME, HELP: cheap
     chosen = next((word for word in argv if word in {m.NAME for m in modules}), None)
     for module in modules:
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         if module.NAME == chosen:
-            module.add_arguments(command)
-        command.set_defaults(handler=module.main)
+            options = module.options_class()
+            if options is not None:
+                from odhelper.options.fields import add_arguments
+                add_arguments(command, options)
+            else:
+                module.add_arguments(command)
+        command.set_defaults(module=module)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
+    from odhelper import log
+
+    log.setup(verbose=args.verbose)
+    module = args.module
     try:
-        return int(args.handler(args) or 0)
+        options_class = module.options_class()
+        if options_class is None:
+            return int(module.run(args) or 0)
+        from odhelper.options.fields import from_namespace
+        return int(module.run(from_namespace(options_class, args)) or 0)
     except OdhelperError as exc:
-        from odhelper import log
         log.error("%s", exc)
         print(f"odhelper {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code

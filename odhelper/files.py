@@ -64,7 +64,7 @@ _compact = json.JSONEncoder(default=str).encode  # one encoder for every line
 def json_text(value: Any, indent: str = "") -> str:
     """Indented JSON in which each item of a list of objects is one compact line:
     readable, and fast (an `indent` makes json use its pure-Python encoder; the
-    compact lines go through the C one: 10,000 listed problems take 0.05 s, not 0.3)."""
+    compact lines go through the C one)."""
     inner = indent + "  "
     if isinstance(value, dict) and value:
         fields = [f"{inner}{json.dumps(str(key))}: {json_text(item, inner)}"

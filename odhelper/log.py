@@ -1,4 +1,4 @@
-"""Logging in the seed tool's format, stage timers and JSON timing records.
+"""Logging in the format of 5taku's tensorflow_object_detection_helper_tool, stage timers and JSON timing records.
 
     [INFO|main.py:24] 2018-06-04 12:18:01,556 > Transfer learning start
     [INFO|main.py:31] 2018-06-04 12:45:52,901 > Transfer learning Success [ Total learning time : 0 Hour 27 Minute 51 Second ]
@@ -23,11 +23,12 @@ FORMAT = "[%(levelname)s|%(filename)s:%(lineno)d] %(asctime)s > %(message)s"
 LOG_FILE = "odhelper.log"
 TIMINGS_FILE = "timings.jsonl"
 
-_state: dict[str, Any] = {"dir": None, "file_handler": None}
+_state: dict[str, Any] = {"dir": None, "file_handler": None, "formatted": False}
 
 info = absl_logging.info
 warning = absl_logging.warning
 error = absl_logging.error
+debug = absl_logging.debug
 
 
 def _absl_logger() -> logging.Logger:
@@ -35,29 +36,54 @@ def _absl_logger() -> logging.Logger:
 
 
 def setup(output_dir: str | os.PathLike | None = None, verbose: bool = False) -> None:
-    """Format absl logging like the seed tool, to stderr and `output_dir/odhelper.log`."""
+    """Format absl logging like the original helper tool, on stderr, at INFO (DEBUG
+    with `verbose`); with `output_dir`, also into `output_dir/odhelper.log`.
+
+    The command's entry point calls this once; library code changes the target
+    only for a while, with `to_dir`."""
     from absl import flags
 
     if not flags.FLAGS.is_parsed():  # silences "Logging before flag parsing"
         flags.FLAGS.mark_as_parsed()
-    formatter = logging.Formatter(FORMAT)
     handler = absl_logging.get_absl_handler()
-    handler.setFormatter(formatter)
+    handler.setFormatter(logging.Formatter(FORMAT))
     absl_logging.use_absl_handler()
     absl_logging.set_verbosity(absl_logging.DEBUG if verbose else absl_logging.INFO)
+    _state["formatted"] = True
+    _point_at(None if output_dir is None else Path(output_dir))
+
+
+def _point_at(directory: Path | None) -> None:
+    """Make `directory` the target of odhelper.log and timings.jsonl (None: stderr only)."""
     logger = _absl_logger()
     if _state["file_handler"] is not None:
         logger.removeHandler(_state["file_handler"])
         _state["file_handler"].close()
-        _state["file_handler"] = None
-    _state["dir"] = None
-    if output_dir is not None:
-        directory = Path(output_dir)
+    _state.update(dir=None, file_handler=None)
+    if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(directory / LOG_FILE, encoding="utf-8")
-        file_handler.setFormatter(formatter)
+        file_handler.setFormatter(logging.Formatter(FORMAT))
         logger.addHandler(file_handler)
         _state.update(dir=directory, file_handler=file_handler)
+
+
+@contextlib.contextmanager
+def to_dir(directory: str | os.PathLike) -> Iterator[Path]:
+    """Log into `directory` (odhelper.log, timings.jsonl) inside the block; the
+    previous target comes back after it, whatever happens inside."""
+    if not _state["formatted"]:  # a library caller that never called setup()
+        setup()
+    previous = _state["dir"]
+    directory = Path(directory)
+    if directory == previous:
+        yield directory
+        return
+    _point_at(directory)
+    try:
+        yield directory
+    finally:
+        _point_at(previous)
 
 
 def output_dir() -> Path | None:
@@ -66,13 +92,13 @@ def output_dir() -> Path | None:
 
 
 def hms(seconds: float) -> str:
-    """'0 Hour 27 Minute 51 Second', as the seed tool printed durations."""
+    """'0 Hour 27 Minute 51 Second', as the original helper tool printed durations."""
     whole = int(round(seconds))
     return f"{whole // 3600} Hour {whole % 3600 // 60} Minute {whole % 60} Second"
 
 
 def bracket(fields: dict[str, Any]) -> str:
-    """'[ model : ssd, num steps : 10 ]' as in the seed tool's lines."""
+    """'[ model : ssd, num steps : 10 ]' as in the original helper tool's lines."""
     if not fields:
         return ""
     return "[ " + ", ".join(f"{k} : {v}" for k, v in fields.items()) + " ]"
@@ -131,13 +157,16 @@ def stage(name: str, what: str | None = None, **fields: Any) -> Iterator[Stage]:
 class _QuietBar:
     """What progress() returns when there is no terminal to draw on (tqdm not imported)."""
 
-    def __init__(self, iterable: Iterable | None):
-        self.iterable = iterable
+    def __init__(self, iterable: Iterable | None, initial: int = 0):
+        self.iterable, self.n = iterable, initial
 
     def __iter__(self):
         return iter(self.iterable)
 
     def update(self, count: int = 1) -> None:
+        self.n += count
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     def close(self) -> None:
@@ -153,7 +182,7 @@ class _QuietBar:
 def progress(iterable: Iterable | None = None, **kwargs: Any):
     """A tqdm progress bar on stderr, quiet when stderr is not a terminal."""
     if not sys.stderr.isatty() and kwargs.get("disable") is not False:
-        return _QuietBar(iterable)
+        return _QuietBar(iterable, kwargs.get("initial", 0))
     from tqdm import tqdm
 
     kwargs.setdefault("disable", None)

@@ -32,8 +32,9 @@ def main() -> None:
 
     from odhelper import log
     from odhelper.active.audit import audit
-    from odhelper.active.loop import active_learn
-    from odhelper.active.options import ActiveOptions
+    from odhelper.options.training import ActiveOptions
+    from odhelper.rundir import ActiveDir
+    from odhelper.workflows.active_learn import active_learn
     from odhelper.demo.synth import SynthOptions, generate
 
     synthetic = args.out / "synthetic"
@@ -49,7 +50,7 @@ def main() -> None:
         run_dir=args.out / "run", batch_size=args.batch_size, from_scratch=True,
         set=[f"model.ssd.image_resizer.fixed_shape_resizer.height={side}",
              f"model.ssd.image_resizer.fixed_shape_resizer.width={side}"]))
-    adopted_dir = args.out / "run" / "inputs" / "adopted"
+    adopted_dir = ActiveDir(args.out / "run").adopted
     rows = []
     for record in state.rounds:
         xmls = [adopted_dir / (Path(key).with_suffix(".xml"))

@@ -81,7 +81,8 @@ def main() -> None:
     import tensorflow as tf
 
     from odhelper.engine import predictor
-    from odhelper.report.predictions import PredictOptions, predict
+    from odhelper.options.inference import PredictOptions
+    from odhelper.workflows.predict import predict
 
     paths = predictor.list_images(args.images)[:args.limit]
     model = predictor.load_model(Path(args.model))

@@ -3,7 +3,7 @@
 
 (a) steps/s of our loop vs the OD API's `model_lib_v2.train_loop`;
 (b) the cost of one evaluation cycle in our loop (checkpoint + in-memory eval, the
-    eval function already traced) vs the seed tool's way: the training process
+    eval function already traced) vs the original helper tool's way: the training process
     exits, a new process restores + evaluates, then training restarts (new
     process, restore, first step) - the restart cost we avoid;
 (c) peak RSS of training ssd_mobilenet_v2 at batch 8.
@@ -43,14 +43,15 @@ def configs_for(args):
 
 def mode_ours(args) -> dict:
     """Our loop: train, eval (traces), train, eval again; time every piece."""
-    from odhelper.engine.builder import build_session
+    from odhelper.engine.builder import build_training
+    from odhelper.rundir import RunDir
     from odhelper.engine.distribute import make_strategy
     from odhelper.engine.evaluator import Evaluator
     from odhelper.engine.trainer import NanGuard, Trainer
 
     configs = configs_for(args)
     started = time.perf_counter()
-    session = build_session(configs, Path(args.work), make_strategy("default"))
+    setup = build_training(configs, RunDir(args.work), make_strategy("default"))
     times: list[float] = []
 
     class Clock(NanGuard):
@@ -58,23 +59,23 @@ def mode_ours(args) -> dict:
             super().after_step(trainer, losses)
             times.append(time.perf_counter())
 
-    trainer = Trainer(session, total_steps=10_000, eval_every=10_000, hooks=[Clock()])
+    trainer = Trainer(setup, total_steps=10_000, eval_every=10_000, hooks=[Clock()])
     mark = time.perf_counter()
     build = mark - started
     trainer.run_steps(1)
     first_step = time.perf_counter() - mark
     trainer.run_steps(1 + args.steps)
     step_times = [b - a for a, b in zip(times[1:], times[2:])]
-    evaluator = Evaluator(session.model, configs)
+    evaluator = Evaluator(setup.model, configs)
     cycles = []
     for _ in range(2):
         mark = time.perf_counter()
-        session.manager.save(checkpoint_number=session.step)
+        setup.manager.save(checkpoint_number=setup.step)
         saved = time.perf_counter() - mark
-        evaluator.evaluate(session.step)
+        evaluator.evaluate(setup.step)
         cycles.append({"save_s": saved, "total_s": time.perf_counter() - mark})
         mark = time.perf_counter()
-        trainer.run_steps(session.step + 1)  # first step after evaluation
+        trainer.run_steps(setup.step + 1)  # first step after evaluation
         cycles[-1]["next_step_s"] = time.perf_counter() - mark
     return {"build_s": build, "first_step_s": first_step,
             "median_step_s": statistics.median(step_times), "min_step_s": min(step_times),

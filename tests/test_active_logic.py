@@ -1,4 +1,4 @@
-"""Adoption rule, pool scanning, resumable state and the deck's round table."""
+"""Adoption rule, pool scanning, resumable state and the original helper tool's round table."""
 from __future__ import annotations
 
 import pytest
@@ -54,8 +54,8 @@ def test_state_round_trips_and_table_counts(tmp_path):
     state.rounds.append(RoundRecord(0, 100, metrics={"mAP@0.5": 0.5}))
     state.rounds.append(RoundRecord(1, 200, adopted={"cat": ["cat/a", "cat/b"], "dog": ["dog/c"]}))
     state.rounds.append(RoundRecord(2, 300, adopted={"dog": ["dog/d"]}))
-    state.save(tmp_path)
-    loaded = ActiveState.load(tmp_path)
+    state.save(tmp_path / "active.json")
+    loaded = ActiveState.load(tmp_path / "active.json")
     assert loaded == state
     assert loaded.adopted_keys() == {"cat/a", "cat/b", "dog/c", "dog/d"}
     assert loaded.next_round() == 3

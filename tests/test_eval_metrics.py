@@ -20,7 +20,7 @@ ELSEWHERE = (70.0, 70.0, 95.0, 95.0)  # no overlap with BOX
 
 
 def twelve_dogs():
-    """The deck's example: 12 dogs, 8 predicted above 0.5, 5 of them right.
+    """The example of the talk that presented the original helper tool: 12 dogs, 8 predicted above 0.5, 5 of them right.
 
     Ranked by score the 8 are T T F T T F F T; a 9th wrong one scores 0.3.
     """
@@ -96,7 +96,7 @@ def test_letters_true_false_nothing():
 def test_letter_table_limits_and_totals(tmp_path):
     rows = letter_table(twelve_dogs(), CATEGORIES, limit=10)
     dog = rows[0]
-    assert dog.letters == list("TTFTTFFTNN")  # the deck's 5 right, 3 wrong of 8 predicted
+    assert dog.letters == list("TTFTTFFTNN")  # the original helper tool's 5 right, 3 wrong of 8 predicted
     assert len(rows[1].letters) == 0
     assert totals(rows) == {"T": 5, "F": 3, "N": 2}
     paths = save_letter_table(rows, tmp_path)

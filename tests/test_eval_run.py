@@ -69,20 +69,22 @@ def test_per_image_letters(evaluated):
 
 def test_checkpoint_choice(evaluated):
     from odhelper.errors import OdhelperError
-    from odhelper.metrics.collect import checkpoint_step, resolve_checkpoint
+    from odhelper.engine.restore import checkpoint_step
+    from odhelper.rundir import RunDir
 
-    last = resolve_checkpoint(evaluated, "last")
+    run_dir = RunDir(evaluated)
+    last = run_dir.checkpoint("last")
     assert last.endswith("ckpt-2") and checkpoint_step(last) == 4
-    assert resolve_checkpoint(evaluated, "best") == last  # no best/ yet: the last one
+    assert run_dir.checkpoint("best") == last  # no best/ yet: the last one
     with pytest.raises(OdhelperError, match="ckpt-9"):
-        resolve_checkpoint(evaluated, "ckpt-9")
+        run_dir.checkpoint("ckpt-9")
 
 
 def test_not_a_run_dir_is_a_clear_error(tmp_path, capsys):
     from odhelper import cli
 
     assert cli.main(["evaluate", "--run-dir", str(tmp_path)]) == 1
-    assert "pipeline.config: missing" in capsys.readouterr().err
+    assert "pipeline.config: pipeline config not found" in capsys.readouterr().err
 
 
 def test_coco_numbers_match_the_run_evaluator(evaluated):
@@ -90,7 +92,7 @@ def test_coco_numbers_match_the_run_evaluator(evaluated):
     same detections: their COCO metrics agree. (Pascal is compared by hand-computed tests
     in test_eval_metrics.py: the OD API's add_eval_dict keeps padded ground truth.)"""
     evaluator = pytest.importorskip("odhelper.engine.evaluator")
-    from odhelper.metrics.evaluate import load_run_configs
+    from odhelper.workflows.evaluate import load_run_configs
 
     ours = json.loads((evaluated / "eval" / "metrics.json").read_text())
     theirs = evaluator.evaluate_checkpoint(load_run_configs(evaluated), ours["checkpoint"])
@@ -101,8 +103,8 @@ def test_coco_numbers_match_the_run_evaluator(evaluated):
 
 def test_records_glob(evaluated):
     from odhelper.errors import OdhelperError
-    from odhelper.metrics.collect import eval_record_files
-    from odhelper.metrics.evaluate import load_run_configs
+    from odhelper.engine.detections import eval_record_files
+    from odhelper.workflows.evaluate import load_run_configs
 
     configs = load_run_configs(evaluated)
     dataset = evaluated.parent / "dataset"

@@ -32,15 +32,16 @@ def dataset(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("model", list(CASES))
 def test_template_builds_and_takes_a_step(model, dataset, tmp_path):
-    from odhelper.engine.builder import build_session
+    from odhelper.engine.builder import build_training
+    from odhelper.rundir import RunDir
     from odhelper.engine.distribute import make_strategy
     from odhelper.engine.trainer import CheckpointHook, NanGuard, Trainer
     from odhelper.pipeline import config
 
     configs = config.fill(config.FillRequest(model, dataset, steps=1, batch_size=1,
                                              overrides=CASES[model]))
-    session = build_session(configs, tmp_path, make_strategy("default"))
-    trainer = Trainer(session, total_steps=1, eval_every=1, hooks=[NanGuard(), CheckpointHook()])
+    setup = build_training(configs, RunDir(tmp_path), make_strategy("default"))
+    trainer = Trainer(setup, total_steps=1, eval_every=1, hooks=[NanGuard(), CheckpointHook()])
     assert trainer.train() == 1
     assert math.isfinite(trainer.last_losses["Loss/total_loss"])
     assert (tmp_path / "checkpoints" / "ckpt-1.index").exists()

@@ -65,10 +65,11 @@ def test_numbers_come_from_the_run(report):
 
 
 def test_missing_sources_become_notes(tmp_path):
-    from odhelper.report import build_report
+    from odhelper.options.inference import ReportOptions
+    from odhelper.workflows.report import report
 
     run = tmp_path / "empty_run"
     run.mkdir()
-    page = build_report(run, evaluate_if_missing=False).read_text()
+    page = report(ReportOptions(run_dir=run, evaluate=False)).read_text()
     for key in SECTIONS:
         assert 'class="note"' in section(page, key)

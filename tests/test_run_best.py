@@ -8,7 +8,7 @@ import pytest
 
 from odhelper import cli
 from odhelper.engine.hooks import BestKeeper
-from odhelper.engine.runner import latest_step
+from odhelper.rundir import RunDir
 
 METRIC = "PascalBoxes_Precision/mAP@0.5IOU"
 
@@ -32,7 +32,7 @@ def checkpoints(tmp_path) -> list[str]:
 def test_best_keeps_the_highest_metric_and_counts_stale(tmp_path, checkpoints):
     import tensorflow as tf
 
-    best = BestKeeper(tmp_path, METRIC)
+    best = BestKeeper(RunDir(tmp_path), METRIC)
     assert best.consider(1, {METRIC: 0.2}, checkpoints[0])
     assert best.consider(2, {METRIC: 0.5}, checkpoints[1])
     assert not best.consider(3, {METRIC: 0.4}, checkpoints[2])
@@ -46,17 +46,17 @@ def test_best_keeps_the_highest_metric_and_counts_stale(tmp_path, checkpoints):
     assert sorted(p.name for p in (tmp_path / "best").iterdir()) == [
         "best.json", "checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index"]
     # a resumed run remembers the best so far
-    again = BestKeeper(tmp_path, METRIC)
+    again = BestKeeper(RunDir(tmp_path), METRIC)
     assert again.value == 0.5 and not again.consider(4, {METRIC: 0.45}, checkpoints[2])
     assert again.stale == 2  # and the evaluations without improvement, for --patience
     assert not again.consider(5, {"other": 1.0}, checkpoints[2])  # metric absent: warned
     assert again.consider(6, {METRIC: 0.6}, checkpoints[2]) and again.stale == 0
-    assert BestKeeper(tmp_path, METRIC).stale == 0
+    assert BestKeeper(RunDir(tmp_path), METRIC).stale == 0
 
 
 def test_latest_step_reads_checkpoint_state(tmp_path, checkpoints):
-    assert latest_step(tmp_path) == 3
-    assert latest_step(tmp_path / "nowhere") == 0
+    assert RunDir(tmp_path).latest_step() == 3
+    assert RunDir(tmp_path / "nowhere").latest_step() == 0
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -99,6 +99,6 @@ def test_diverging_loss_stops_with_the_step_and_cause(tmp_path, capsys):
     assert code == 1
     error = capsys.readouterr().err
     assert "training diverged at step" in error and "learning rate is too high" in error
-    assert latest_step(run_dir) == 0  # no checkpoint of broken weights
+    assert RunDir(run_dir).latest_step() == 0  # no checkpoint of broken weights
     records = [json.loads(line) for line in (run_dir / "timings.jsonl").read_text().splitlines()]
     assert [r["status"] for r in records if r["stage"] == "Transfer learning"] == ["failed"]

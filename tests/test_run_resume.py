@@ -12,7 +12,7 @@ import time
 import pytest
 
 from odhelper import cli
-from odhelper.engine.runner import latest_step
+from odhelper.rundir import RunDir
 from run_support import make_dataset
 
 pytestmark = pytest.mark.slow
@@ -31,9 +31,9 @@ def test_killed_run_continues_step_count(tmp_path):
                                start_new_session=True)
     try:
         deadline = time.time() + 400
-        while latest_step(run_dir) < 2 and process.poll() is None and time.time() < deadline:
+        while RunDir(run_dir).latest_step() < 2 and process.poll() is None and time.time() < deadline:
             time.sleep(0.2)
-        killed_at = latest_step(run_dir)
+        killed_at = RunDir(run_dir).latest_step()
         assert process.poll() is None, "the run ended before it could be killed"
     finally:
         os.killpg(process.pid, signal.SIGKILL)
@@ -41,7 +41,7 @@ def test_killed_run_continues_step_count(tmp_path):
     assert 2 <= killed_at < 30
     argv[argv.index("30")] = "32"  # resumed and grown: --steps is the total
     assert cli.main(argv) == 0
-    assert latest_step(run_dir) == 32
+    assert RunDir(run_dir).latest_step() == 32
     log_text = (run_dir / "odhelper.log").read_text()
     resumed = [line for line in log_text.splitlines() if "Resuming from" in line]
     assert resumed and "ckpt-" in resumed[-1]

@@ -5,9 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odhelper import log
+from odhelper.constants import IMAGE_SUFFIXES
 from odhelper.errors import OdhelperError
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from typing import Any
 
 from odhelper import files
 
-STATE_FILE = "active.json"
 
 
 @dataclass
@@ -43,12 +42,11 @@ class ActiveState:
     def next_round(self) -> int:
         return self.rounds[-1].round + 1 if self.rounds else 0
 
-    def save(self, directory: Path) -> None:
-        files.write_json(directory / STATE_FILE, asdict(self))
+    def save(self, path: Path) -> None:
+        files.write_json(path, asdict(self))
 
     @classmethod
-    def load(cls, directory: Path) -> "ActiveState | None":
-        path = directory / STATE_FILE
+    def load(cls, path: Path) -> "ActiveState | None":
         if not path.exists():
             return None
         data = json.loads(path.read_text(encoding="utf-8"))

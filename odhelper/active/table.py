@@ -1,4 +1,4 @@
-"""The deck's per-round adoption table: `ID NAME 1 step 2 step ...`."""
+"""The original helper tool's per-round adoption table: `ID NAME 1 step 2 step ...`."""
 from __future__ import annotations
 
 from odhelper.active.state import ActiveState

@@ -1,3 +1,3 @@
-"""Thin sub-command front-ends. Each module defines NAME, HELP,
-add_arguments(parser) and main(args) -> exit code, and imports the heavy
-library parts (TensorFlow) only inside main()."""
+"""Thin sub-command front-ends. Each module defines NAME, HELP, OPTIONS (the
+options dataclass, or None), add_arguments(parser) when OPTIONS is None, and
+run(options) -> exit code. TensorFlow is imported only inside run()."""

@@ -6,19 +6,16 @@ HELP = ("turn image-level labels (POOL/<class>/*.jpg) into training boxes: train
         "model label the pool, adopt confident pictures, train on, round after round")
 
 
-def add_arguments(parser) -> None:
-    from odhelper.active.options import ActiveOptions
-    from odhelper.commands.run import add_set_flag
-    from odhelper.options.fields import add_arguments as add_options
-
-    add_options(parser, ActiveOptions)
-    add_set_flag(parser)
+def options_class():
+    from odhelper.options.training import ActiveOptions
+    return ActiveOptions
 
 
-def main(args) -> int:
-    from odhelper.active.loop import active_learn
-    from odhelper.active.options import ActiveOptions
-    from odhelper.options.fields import from_namespace
+def run(options) -> int:
+    from odhelper.options.fields import save_yaml
+    from odhelper.rundir import ActiveDir
+    from odhelper.workflows.active_learn import active_learn
 
-    active_learn(from_namespace(ActiveOptions, args))
+    save_yaml(options, ActiveDir(options.run_dir).options_file)
+    active_learn(options)
     return 0

@@ -3,36 +3,23 @@ from __future__ import annotations
 
 NAME = "demo"
 HELP = ("draw a synthetic LabelImg dataset and run tfrecord -> run -> evaluate -> predict -> "
-        "report on it (SSD MobileNet v2 from scratch on CPU, ~10 min on 2 cores)")
+        "report on it (SSD MobileNet v2 from scratch on CPU)")
 
 
-def add_arguments(parser) -> None:
-    from odhelper.options import fields as settings
-    from odhelper.demo.run import DemoOptions
-
-    settings.add_arguments(parser, DemoOptions)
-    parser.add_argument("--generate-only", action="store_true",
-                        help="only draw the synthetic pictures (with --pool N for a pool)")
-    parser.add_argument("--pool", type=int, default=0,
-                        help="with --generate-only: also draw N image-level pool pictures "
-                             "(pool/<class>/, hidden boxes in pool_truth/)")
+def options_class():
+    from odhelper.options.demo import DemoOptions
+    return DemoOptions
 
 
-def main(args) -> int:
+def run(options) -> int:
     from odhelper import log
-    from odhelper.options import fields as settings
-    from odhelper.demo import run
+    from odhelper.workflows import demo
 
-    options = settings.from_namespace(run.DemoOptions, args)
-    log.setup(options.out, verbose=args.verbose)
-    if args.generate_only:
-        synth = run.synth_options(options)
-        synth.pool = args.pool
-        with log.stage("Synthetic pictures", "drawing", out=synth.out):
-            run.generate(synth)
-        log.info("Synthetic LabelImg pictures: %s", synth.out)
+    if options.generate_only:
+        log.info("Synthetic LabelImg pictures: %s", demo.generate_pictures(options))
         return 0
-    result = run.run_demo(options)
-    for line in run.where_to_look(result):
-        log.info("%s", line)
+    result = demo.run_demo(options)
+    with log.to_dir(options.out):
+        for line in demo.where_to_look(result):
+            log.info("%s", line)
     return 0

@@ -10,10 +10,13 @@ def add_arguments(parser) -> None:
                         help="skip building a model and taking a training step")
 
 
-def main(args) -> int:
+def options_class():
+    return None  # flags of their own (add_arguments)
+
+
+def run(args) -> int:
     from odhelper import doctor, log
 
-    log.setup(None, verbose=args.verbose)
     with log.stage("Doctor", "check") as stage:
         report = doctor.check(smoke_steps=0 if args.no_build else 1)
         stage.extra["ok"] = report.ok

@@ -5,26 +5,24 @@ NAME = "predict"
 HELP = "detect objects in pictures with an exported model: drawn pictures, CSV, XML"
 
 
-def add_arguments(parser) -> None:
-    from odhelper.report.predictions import PredictOptions
-    from odhelper.options.fields import add_arguments as add_options
-
-    add_options(parser, PredictOptions)
+def options_class():
+    from odhelper.options.inference import PredictOptions
+    return PredictOptions
 
 
-def main(args) -> int:
+def run(options) -> int:
     from odhelper import log
-    from odhelper.report.predictions import PredictOptions, predict
-    from odhelper.options.fields import from_namespace
+    from odhelper.options.fields import save_yaml
+    from odhelper.workflows.predict import predict
 
-    options = from_namespace(PredictOptions, args)
-    log.setup(options.output, verbose=args.verbose)
-    with log.stage("Predict", "prediction", model=options.model, input=options.input) as stage:
+    with log.to_dir(options.output), log.stage(
+            "Predict", "prediction", model=options.model, input=options.input) as stage:
         result = predict(options)
         stage.extra.update(pictures=result.pictures, detections=result.detections,
                            skipped=len(result.problems),
                            images_per_second=round(result.images_per_second, 2))
-    log.info("Predicted %d pictures, %d detections >= %.2f, %d skipped: %.1f images/s -> %s",
-             result.pictures, result.detections, options.threshold, len(result.problems),
-             result.images_per_second, options.output)
+        save_yaml(options, options.output / "predict.yaml")
+        log.info("Predicted %d pictures, %d detections >= %.2f, %d skipped: %.1f images/s "
+                 "-> %s", result.pictures, result.detections, options.threshold,
+                 len(result.problems), result.images_per_second, options.output)
     return 0

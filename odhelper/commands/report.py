@@ -6,26 +6,20 @@ HELP = ("write RUN/report.html: class distribution, loss and mAP curves, per-cla
         "sample detections, tables, stage timings, run options")
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--run-dir", "-r", required=True, help="the run directory")
-    parser.add_argument("--output", "-o", default=None,
-                        help="where to write the page (default: RUN/report.html)")
-    parser.add_argument("--no-evaluate", action="store_true",
-                        help="do not evaluate the best checkpoint when eval/per_class.csv "
-                             "is missing")
-    parser.add_argument("--samples", type=int, default=8,
-                        help="validation pictures in the sample-detection grid (default: 8)")
+def options_class():
+    from odhelper.options.inference import ReportOptions
+    return ReportOptions
 
 
-def main(args) -> int:
-    from pathlib import Path
-
+def run(options) -> int:
     from odhelper import log
-    from odhelper.report import build_report
+    from odhelper.rundir import RunDir
+    from odhelper.workflows.report import report
 
-    run_dir = Path(args.run_dir)
-    log.setup(run_dir if run_dir.is_dir() else None, verbose=args.verbose)
-    with log.stage("Report", "report") as stage:
-        path = build_report(run_dir, args.output, not args.no_evaluate, args.samples)
-        stage.extra["report"] = str(path)
+    run_dir = RunDir(options.run_dir)
+    if not run_dir.root.is_dir():
+        from odhelper.errors import OdhelperError
+        raise OdhelperError(f"{run_dir}: no such run directory")
+    with log.to_dir(run_dir.root), log.stage("Report", "report") as stage:
+        stage.extra["report"] = str(report(options))
     return 0

@@ -6,25 +6,22 @@ HELP = ("convert LabelImg / Pascal VOC XML into validated, stratified, sharded T
         "label_map.pbtxt, train/validate CSV and dataset.json")
 
 
-def add_arguments(parser) -> None:
+def options_class():
     from odhelper.options.data import TfrecordOptions
-    from odhelper.options.fields import add_arguments as add_options
-
-    add_options(parser, TfrecordOptions)
+    return TfrecordOptions
 
 
-def main(args) -> int:
+def run(options) -> int:
     from odhelper import log
     from odhelper.data.build import build_dataset
-    from odhelper.options.data import TfrecordOptions
-    from odhelper.options.fields import from_namespace
+    from odhelper.options.fields import save_yaml
 
-    options = from_namespace(TfrecordOptions, args)
-    log.setup(options.output, verbose=args.verbose)
-    with log.stage("TF Record Generator", "conversion", input=options.input,
-                   output=options.output) as stage:
+    with log.to_dir(options.output), log.stage(
+            "TF Record Generator", "conversion", input=options.input,
+            output=options.output) as stage:
         content = build_dataset(options)
         for side in ("train", "validate"):
             stage.extra[f"{side} images"] = content["splits"][side]["images"]
         stage.extra["problems"] = len(content["problems"])
+        save_yaml(options, options.output / "tfrecord.yaml")
     return 0

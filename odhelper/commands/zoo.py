@@ -25,11 +25,13 @@ def _list() -> int:
     return 0
 
 
-def main(args) -> int:
-    from odhelper import log
+def options_class():
+    return None  # flags of their own (add_arguments)
+
+
+def run(args) -> int:
     from odhelper.pipeline import registry, zoo
 
-    log.setup(verbose=args.verbose)
     if args.zoo_command == "list":
         return _list()
     spec = registry.get(args.model)

@@ -89,8 +89,8 @@ def _one_picture(options: SynthOptions, split: str, index: int) -> Annotation:
     with files.atomic_path(folder / annotation.filename, suffix=".jpg") as tmp:
         image.save(tmp, "JPEG", quality=options.quality)
     # Our LabelImg writer's text, renamed into place without write_xml's fsync:
-    # the whole folder is swapped in at the end (generate), and 5,000 fsyncs
-    # cost ~15 s of a 10-minute demo.
+    # the whole folder is swapped in at the end (generate), so one fsync per
+    # picture would only slow the demo down.
     with files.atomic_path(truth / f"{stem}.xml", suffix=".xml") as tmp:
         tmp.write_text(to_xml(annotation), encoding="utf-8")
     return annotation

@@ -4,17 +4,16 @@ global step and checkpoint manager, from the OD API's own builders (the pieces
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from odhelper import log
 from odhelper.od import api
-
-CHECKPOINTS = "checkpoints"
+from odhelper.rundir import RunDir
 
 
 @dataclass
-class Session:
+class TrainingSetup:
+    """What training needs, built once: the model and everything around it."""
     configs: dict
     strategy: Any
     model: Any
@@ -42,7 +41,8 @@ def _train_dataset(configs: dict, model, strategy):
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 
-def build_session(configs: dict, run_dir: Path, strategy, keep_checkpoints: int = 3) -> Session:
+def build_training(configs: dict, run_dir: RunDir, strategy,
+                   keep_checkpoints: int = 3) -> TrainingSetup:
     """Model + data + optimizer + checkpoints; restores the run's latest checkpoint
     if any, else loads the fine-tune checkpoint named in the config (if any)."""
     import tensorflow as tf
@@ -63,14 +63,14 @@ def build_session(configs: dict, run_dir: Path, strategy, keep_checkpoints: int 
         checkpoint = tf.train.Checkpoint(step=global_step, model=model, optimizer=optimizer)
         manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(run_dir, strategy),
                                              max_to_keep=keep_checkpoints)
-        session = Session(configs, strategy, model, optimizer, global_step,
-                          learning_rate if callable(learning_rate) else (lambda: learning_rate),
-                          checkpoint, manager, train_input)
-        _restore(session)
-    return session
+        setup = TrainingSetup(configs, strategy, model, optimizer, global_step,
+                              learning_rate if callable(learning_rate) else (lambda: learning_rate),
+                              checkpoint, manager, train_input)
+        _restore(setup)
+    return setup
 
 
-def _checkpoint_dir(run_dir: Path, strategy) -> str:
+def _checkpoint_dir(run_dir: RunDir, strategy) -> str:
     """RUN/checkpoints; another worker of a multi-worker run must save too (the save
     is collective) but into a folder of its own, as model_lib_v2.train_loop does."""
     import tempfile
@@ -78,46 +78,46 @@ def _checkpoint_dir(run_dir: Path, strategy) -> str:
     from odhelper.engine.distribute import is_chief
 
     if is_chief(strategy):
-        return str(Path(run_dir) / CHECKPOINTS)
+        return str(run_dir.checkpoints)
     return tempfile.mkdtemp(prefix="odhelper-worker-ckpt-")
 
 
-def _restore(session: Session) -> None:
+def _restore(setup: TrainingSetup) -> None:
     od = api()
-    train_config = session.configs["train_config"]
-    latest = session.manager.latest_checkpoint
+    train_config = setup.configs["train_config"]
+    latest = setup.manager.latest_checkpoint
     if latest:
-        session.checkpoint.restore(latest)
-        session.restored_from = latest
-        log.info("Resuming from %s (step %d)", latest, session.step)
+        setup.checkpoint.restore(latest)
+        setup.restored_from = latest
+        log.info("Resuming from %s (step %d)", latest, setup.step)
     elif train_config.fine_tune_checkpoint:
         od.config_util.update_fine_tune_checkpoint_type(train_config)
         log.info("Loading the pre-trained checkpoint %s", train_config.fine_tune_checkpoint)
         od.model_lib_v2.load_fine_tune_checkpoint(
-            session.model, train_config.fine_tune_checkpoint,
+            setup.model, train_config.fine_tune_checkpoint,
             train_config.fine_tune_checkpoint_type, train_config.fine_tune_checkpoint_version,
-            train_config.run_fine_tune_checkpoint_dummy_computation, session.train_input,
+            train_config.run_fine_tune_checkpoint_dummy_computation, setup.train_input,
             train_config.unpad_groundtruth_tensors)
-        session.restored_from = train_config.fine_tune_checkpoint
+        setup.restored_from = train_config.fine_tune_checkpoint
 
 
-def make_train_step(session: Session):
+def make_train_step(setup: TrainingSetup):
     """A tf.function taking ONE step with the OD API's `eager_train_step`; returns the
     reduced loss dict. Built once, traced once."""
     import tensorflow as tf
 
     od = api()
-    train_config = session.configs["train_config"]
-    strategy = session.strategy
+    train_config = setup.configs["train_config"]
+    strategy = setup.strategy
     clip = train_config.gradient_clipping_by_norm or None
 
     def replica_step(features, labels):
         losses = od.model_lib_v2.eager_train_step(
-            session.model, features, labels, train_config.unpad_groundtruth_tensors,
-            session.optimizer, training_step=session.global_step,
+            setup.model, features, labels, train_config.unpad_groundtruth_tensors,
+            setup.optimizer, training_step=setup.global_step,
             add_regularization_loss=train_config.add_regularization_loss,
             clip_gradients_value=clip, num_replicas=strategy.num_replicas_in_sync)
-        session.global_step.assign_add(1)
+        setup.global_step.assign_add(1)
         return losses
 
     @tf.function

@@ -3,9 +3,8 @@ evaluators (COCO + Pascal VOC, per class), as `model_lib_v2.eager_eval_loop`
 does, but with the eval dataset and the traced eval function built once and
 reused at every evaluation (no re-tracing per cycle).
 
-Public entry points (also used by `odhelper evaluate`):
     Evaluator(model, configs).evaluate(step, writer=None) -> {metric: float}
-    evaluate_checkpoint(configs, checkpoint_path, step=None, writer_dir=None) -> dict
+    evaluate_checkpoint(configs, checkpoint_prefix, step=None, writer_dir=None) -> dict
 """
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from odhelper import log
+from odhelper.errors import OdhelperError
 from odhelper.od import api
 
 
@@ -124,25 +124,22 @@ def _write_scalars(metrics: dict[str, float], step: int) -> None:
 
 def evaluate_checkpoint(configs: dict, checkpoint_path: str, step: int | None = None,
                         writer_dir: Path | None = None) -> dict[str, Any]:
-    """Build an inference model, restore `checkpoint_path` (a ckpt prefix or a folder
-    holding a `checkpoint` file) and evaluate it; returns the metrics dict."""
+    """Restore `checkpoint_path` (a ckpt prefix, or a folder: its newest) into an
+    inference model and evaluate it; returns the metrics dict."""
     import tensorflow as tf
 
-    from odhelper.errors import OdhelperError
+    from odhelper.engine.restore import restored
 
-    od = api()
-    path = str(checkpoint_path)
-    if Path(path).is_dir():
-        path = tf.train.latest_checkpoint(path) or ""
-    if not path or not tf.io.gfile.exists(path + ".index"):
+    from odhelper.rundir import checkpoint_prefix
+
+    prefix = checkpoint_prefix(checkpoint_path)
+    if prefix is None:
         raise OdhelperError(f"{checkpoint_path}: no checkpoint found")
-    model = od.model_builder.build(configs["model"], is_training=False)
-    restored_step = tf.Variable(0, dtype=tf.int64)
-    tf.train.Checkpoint(model=model, step=restored_step).restore(path).expect_partial()
-    evaluator = Evaluator(model, configs)
-    step = int(restored_step.numpy()) if step is None else step
+    found, restored_step = restored(configs, prefix)
+    evaluator = Evaluator(found.model, configs)
+    step = restored_step if step is None else step
     writer = tf.summary.create_file_writer(str(writer_dir)) if writer_dir else None
-    log.info("Evaluating %s (step %d)", path, step)
+    log.info("Evaluating %s (step %d)", prefix, step)
     metrics = evaluator.evaluate(step, writer)
     metrics.setdefault("step", step)
     return metrics

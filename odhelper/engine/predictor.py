@@ -24,11 +24,10 @@ import numpy as np
 
 from odhelper.data import images as image_checks
 from odhelper.data.problems import Problem, problem
+from odhelper.constants import IMAGE_SUFFIXES
 from odhelper.errors import OdhelperError
+from odhelper.rundir import LABEL_MAP, PIPELINE_CONFIG, find_saved_model
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
-SAVED_MODEL = "saved_model.pb"
-LABEL_MAP = "label_map.pbtxt"
 _FIXED_SIZE = re.compile(r"fixed_shape_resizer\s*\{\s*height:\s*(\d+)\s*width:\s*(\d+)")
 _LABEL_MAP_PATH = re.compile(r"label_map_path:\s*\"([^\"]+)\"")
 
@@ -60,18 +59,8 @@ class ExportedModel:
         return self.class_names.get(int(class_id), f"class {int(class_id)}")
 
 
-def find_saved_model(model: Path) -> Path:
-    """RUN dir, EXPORT dir or the saved_model dir itself -> the saved_model dir."""
-    for candidate in (model, model / "saved_model", model / "export" / "saved_model"):
-        if (candidate / SAVED_MODEL).is_file():
-            return candidate
-    raise OdhelperError(f"{model}: no exported SavedModel here (looked for {SAVED_MODEL} in "
-                        "it, in saved_model/ and in export/saved_model/); run "
-                        "`odhelper export` first")
-
-
 def _pipeline_text(saved_model: Path) -> str:
-    config = saved_model.parent / "pipeline.config"
+    config = saved_model.parent / PIPELINE_CONFIG
     return config.read_text(encoding="utf-8") if config.is_file() else ""
 
 
@@ -185,7 +174,7 @@ def _encoded_stream(paths: list[Path], root: Path, problems: list[Problem]):
 
 def default_workers() -> int:
     """Concurrent model calls: one serving call leaves cores idle (small ops, NMS);
-    on 2 cores 4 callers measured 98-128 pictures/s against 101-104 with 3."""
+    scripts/bench_predict.py measures the choice."""
     return 2 * (os.cpu_count() or 1)
 
 

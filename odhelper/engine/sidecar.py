@@ -1,8 +1,9 @@
 """--eval-mode sidecar: a second process, on the CPU, evaluates each new checkpoint
 of RUN/checkpoints while training continues (for users whose GPU is busy).
 
-    python -m odhelper.engine.sidecar RUN_DIR
-It stops once RUN/train_done.json exists and the last checkpoint is evaluated.
+    python -m odhelper.engine.sidecar RUN_DIR BEST_METRIC PARENT_PID
+It stops once the trainer asks it to (RunDir.sidecar_stop) and the last
+checkpoint is evaluated, or as soon as its parent process is gone.
 """
 from __future__ import annotations
 
@@ -14,77 +15,79 @@ from pathlib import Path
 
 from odhelper import log
 from odhelper.engine.trainer import Hook
+from odhelper.errors import OdhelperError
+from odhelper.rundir import RunDir
 
-STOP_FILE = "sidecar.stop"
 POLL_SECONDS = 2.0
 
 
 class SidecarHook(Hook):
     """Starts the sidecar before training; tells it to finish and waits after."""
 
-    def __init__(self, options):
-        self.options, self.process = options, None
+    def __init__(self, run_dir: RunDir, best_metric: str):
+        self.run_dir, self.best_metric, self.process = run_dir, best_metric, None
 
     def before_train(self, trainer) -> None:
-        run_dir = Path(self.options.run_dir)
-        (run_dir / STOP_FILE).unlink(missing_ok=True)
+        self.run_dir.sidecar_stop.unlink(missing_ok=True)
         env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "odhelper.engine.sidecar", str(run_dir),
-             self.options.best_metric], env=env)
+            [sys.executable, "-m", "odhelper.engine.sidecar", str(self.run_dir.root),
+             self.best_metric, str(os.getpid())], env=env)
         log.info("Evaluation sidecar started (pid %d)", self.process.pid)
 
     def after_train(self, trainer) -> None:
         if self.process is None:
             return
-        (Path(self.options.run_dir) / STOP_FILE).write_text(str(trainer.step))
+        self.run_dir.sidecar_stop.write_text(str(trainer.step))
         code = self.process.wait()
         log.info("Evaluation sidecar finished (exit %d)", code)
 
 
-def _checkpoints(run_dir: Path) -> list[str]:
+def _checkpoints(run_dir: RunDir) -> list[str]:
     import tensorflow as tf
 
-    state = tf.train.get_checkpoint_state(str(run_dir / "checkpoints"))
+    state = tf.train.get_checkpoint_state(str(run_dir.checkpoints))
     return list(state.all_model_checkpoint_paths) if state else []
 
 
-def serve(run_dir: Path, metric: str) -> int:
+def serve(run_dir: RunDir, metric: str, parent: int | None = None) -> int:
     """Poll checkpoints; evaluate each new one (the newest first when behind)."""
     import tensorflow as tf
 
     from odhelper.engine.evaluator import Evaluator
     from odhelper.engine.hooks import BestKeeper, evaluate_logged
-    from odhelper.od import api
+    from odhelper.engine.restore import inference_model
     from odhelper.pipeline import config
 
-    log.setup(run_dir)
-    configs = config.load(run_dir / "pipeline.config")
-    model = api().model_builder.build(configs["model"], is_training=False)
-    step = tf.Variable(0, dtype=tf.int64)
-    checkpoint = tf.train.Checkpoint(model=model, step=step)
-    evaluator = Evaluator(model, configs)
-    writer = tf.summary.create_file_writer(str(run_dir / "eval"))
+    configs = config.load(run_dir.pipeline_config)
+    model = inference_model(configs)
+    evaluator = Evaluator(model.model, configs)
+    writer = tf.summary.create_file_writer(str(run_dir.eval_dir))
     best, done = BestKeeper(run_dir, metric), set()
-    while True:
-        stopping = (run_dir / STOP_FILE).exists()
+    while parent is None or os.getppid() == parent:
+        stopping = run_dir.sidecar_stop.exists()
         pending = [p for p in _checkpoints(run_dir) if p not in done]
         if pending:
             path = pending[-1]
             done.update(pending)
             try:
-                checkpoint.restore(path).expect_partial()
-            except (tf.errors.OpError, ValueError) as error:  # deleted by the trainer
+                step = model.restore(path)
+            except (tf.errors.OpError, ValueError, OSError, OdhelperError) as error:  # deleted
                 log.warning("Sidecar: %s is gone (%s); waiting for the next one", path,
                             type(error).__name__)
                 continue
-            metrics = evaluate_logged(evaluator, int(step.numpy()), writer)
-            best.consider(int(step.numpy()), metrics, path)
+            metrics = evaluate_logged(evaluator, step, writer)
+            best.consider(step, metrics, path)
         elif stopping:
             return 0
         else:
             time.sleep(POLL_SECONDS)
+    log.warning("Sidecar: the training process %d is gone; stopping", parent)
+    return 1
 
 
 if __name__ == "__main__":
-    sys.exit(serve(Path(sys.argv[1]), sys.argv[2]))
+    log.setup()
+    with log.to_dir(sys.argv[1]):
+        sys.exit(serve(RunDir(Path(sys.argv[1])), sys.argv[2],
+                       int(sys.argv[3]) if len(sys.argv) > 3 else None))

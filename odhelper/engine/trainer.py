@@ -1,7 +1,7 @@
-"""The training loop: one process, chunks of `--eval-every` steps, hooks at
-every step and every chunk boundary (detectron2-style).
+"""The training loop: one process, evaluation periods of `--eval-every` steps,
+hooks after every step and at the end of every period (detectron2-style).
 
-    trainer = Trainer(session, total_steps, eval_every, hooks)
+    trainer = Trainer(setup, total_steps, eval_every, hooks)
     trainer.train()
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import math
 import time
 from typing import Sequence
 
-from odhelper.engine.builder import Session, make_train_step
+from odhelper.engine.builder import TrainingSetup, make_train_step
 from odhelper.errors import OdhelperError
 
 
@@ -19,18 +19,18 @@ class TrainingDiverged(OdhelperError):
 
 
 class Hook:
-    """Override what you need; `trainer` gives access to the session and state."""
+    """Override what you need; `trainer` gives access to the setup and state."""
 
     def before_train(self, trainer: "Trainer") -> None: ...
     def after_step(self, trainer: "Trainer", losses: dict[str, float]) -> None: ...
-    def after_chunk(self, trainer: "Trainer") -> None: ...
+    def after_eval_period(self, trainer: "Trainer") -> None: ...
     def after_train(self, trainer: "Trainer") -> None: ...
 
 
 class Trainer:
-    def __init__(self, session: Session, total_steps: int, eval_every: int,
+    def __init__(self, setup: TrainingSetup, total_steps: int, eval_every: int,
                  hooks: Sequence[Hook] = ()):
-        self.session = session
+        self.setup = setup
         self.total_steps, self.eval_every = total_steps, eval_every
         self.hooks = list(hooks)
         self.stop_reason: str | None = None  # set by a hook to end training early
@@ -38,12 +38,12 @@ class Trainer:
         self.last_losses: dict[str, float] = {}
         self.first_step_seconds: float | None = None  # includes tracing
         self._timed = [0, 0.0]  # steps, seconds after the first one
-        self._step_fn = make_train_step(session)
+        self._step_fn = make_train_step(setup)
         self._iterator = None
 
     @property
     def step(self) -> int:
-        return self.session.step
+        return self.setup.step
 
     @property
     def steps_per_second(self) -> float:
@@ -57,7 +57,7 @@ class Trainer:
     def run_steps(self, until: int) -> None:
         """Train up to global step `until`, calling after_step hooks."""
         if self._iterator is None:
-            self._iterator = iter(self.session.train_input)
+            self._iterator = iter(self.setup.train_input)
         while self.step < until:
             started = time.perf_counter()
             losses = self._step_fn(self._iterator)
@@ -80,7 +80,7 @@ class Trainer:
             while self.step < self.total_steps and self.stop_reason is None:
                 self.run_steps(self.next_boundary())
                 for hook in self.hooks:
-                    hook.after_chunk(self)
+                    hook.after_eval_period(self)
         except BaseException as exc:
             self.error = exc
             raise
@@ -105,17 +105,22 @@ class NanGuard(Hook):
 
 
 class CheckpointHook(Hook):
-    """Save RUN/checkpoints/ckpt-<step> at every chunk boundary and at the end."""
+    """Save RUN/checkpoints/ckpt-<step> every `every` steps (0: only at the end of
+    each evaluation period), at the end of every evaluation period and at the end."""
 
-    def __init__(self):
-        self.saved_step = -1
+    def __init__(self, every: int = 0):
+        self.every, self.saved_step = every, -1
 
     def save(self, trainer: Trainer) -> None:
         if trainer.step != self.saved_step:
-            trainer.session.manager.save(checkpoint_number=trainer.step)
+            trainer.setup.manager.save(checkpoint_number=trainer.step)
             self.saved_step = trainer.step
 
-    def after_chunk(self, trainer: Trainer) -> None:
+    def after_step(self, trainer: Trainer, losses: dict[str, float]) -> None:
+        if self.every and trainer.step % self.every == 0:
+            self.save(trainer)
+
+    def after_eval_period(self, trainer: Trainer) -> None:
         self.save(trainer)
 
     def after_train(self, trainer: Trainer) -> None:

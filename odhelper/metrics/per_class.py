@@ -16,13 +16,11 @@ import numpy as np
 
 from absl import logging as absl_logging
 
+from odhelper.constants import COCO_AP50, COCO_AR100, COCO_MAP, PASCAL_CLASS_AP50, PASCAL_MAP50
 from odhelper.metrics.matching import ImageResult, match_detections
 
-PASCAL_MAP = "PascalBoxes_Precision/mAP@0.5IOU"
-PASCAL_CLASS = "PascalBoxes_PerformanceByCategory/AP@0.5IOU/{}"
-COCO_MAP, COCO_AP50, COCO_AR100 = ("DetectionBoxes_Precision/mAP",
-                                   "DetectionBoxes_Precision/mAP@.50IOU",
-                                   "DetectionBoxes_Recall/AR@100")
+PASCAL_MAP = PASCAL_MAP50
+PASCAL_CLASS = PASCAL_CLASS_AP50 + "{}"
 COCO_CLASS = "DetectionBoxes_Precision/mAP ByCategory/{}"
 COCO_CLASS_AP50 = "DetectionBoxes_Precision/mAP@.50IOU ByCategory/{}"
 COCO_CLASS_AR100 = "DetectionBoxes_Recall/AR@100 ByCategory/{}"

@@ -1,4 +1,4 @@
-"""The seed deck's hand check, done automatically: one letter per picture.
+"""The hand check, done automatically: one letter per picture.
 
 For up to N validation pictures per class (pictures holding a box of the class,
 in evaluation order), look at the detections scoring >= the threshold, leaving
@@ -7,7 +7,7 @@ out those that rightly find another object of the picture (right class, IoU >=
     N  none is left: nothing was detected for this object
     T  the best-scoring one on a box of the class (IoU >= 0.5) has the right class
     F  otherwise: a wrong class on the object, or a detection in the wrong place
-As in the deck: 12 dogs, 8 predicted, 5 of them right -> 5 T, 3 F, 4 N.
+As in the talk that presented the original helper tool: 12 dogs, 8 predicted, 5 of them right -> 5 T, 3 F, 4 N.
 """
 from __future__ import annotations
 

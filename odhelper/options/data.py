@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odhelper.errors import UsageError
+from odhelper.rundir import LABEL_MAP
 from odhelper.options.fields import option
 
 # Folder names that say nothing about the dataset (the label map copy's name).
@@ -18,7 +19,7 @@ class TfrecordOptions:
                          "(a VOC devkit with Annotations/ + JPEGImages/ works too)", flags=("-i",))
     output: Path = option(Path("dataset"), "dataset folder to write", flags=("-o",))
     images: Path | None = option(None, "folder holding the images when they live apart from the XML")
-    split_ratio: float = option(9.0, "train share: tenths as in the seed tool (9 = 90 %% train, "
+    split_ratio: float = option(9.0, "train share: tenths as in the original helper tool (9 = 90 %% train, "
                                 "10 %% validate) or a fraction such as 0.85", flags=("-sr",))
     seed: int = option(42, "seed of the split and the shard order")
     label_map: Path | None = option(None, "label_map.pbtxt to use (boxes of other classes are "
@@ -50,7 +51,7 @@ class TfrecordOptions:
         self.label_map = Path(self.label_map) if self.label_map else None
         self.keep_validate = Path(self.keep_validate) if self.keep_validate else None
         if self.keep_validate and not self.label_map:  # the kept records carry its ids
-            self.label_map = self.keep_validate / "label_map.pbtxt"
+            self.label_map = self.keep_validate / LABEL_MAP
         self.train_fraction  # validates split_ratio
         if self.shards < 0 or self.workers < 0:
             raise UsageError("tfrecord: --shards and --workers must be >= 0")

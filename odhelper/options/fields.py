@@ -1,12 +1,15 @@
-"""Typed options: each stage declares a dataclass; this turns it into flags.
+"""Typed options: each command declares a dataclass; this turns it into flags.
 
 A field's metadata holds its flags and help, so the dataclass is the one
-source of every option and its default (shown by `--help`, saved in run.yaml).
+source of every option and its default (shown by `--help`, saved as YAML).
+Every command also takes `--config FILE.yaml` (such a saved file): its values
+are the defaults, flags given on the command line override them.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import enum
 import typing
 from pathlib import Path
@@ -54,25 +57,82 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
             kwargs["type"] = kind if kind is not Any else str
-            if is_list:
-                kwargs["nargs"] = "*"
+            if is_list:  # repeatable: --set a=1 --set b=2, or --set a=1 b=2
+                kwargs.update(nargs="+", action="extend")
             if meta.get("choices"):
                 kwargs["choices"] = meta["choices"]
         if default is not None and kind is not bool:
             kwargs["help"] += f" (default: {default})"
         kwargs["default"] = argparse.SUPPRESS
         parser.add_argument(*dict.fromkeys(flags), **kwargs)
+    parser.add_argument("--config", dest="config", type=Path, default=None, metavar="FILE.yaml",
+                        help="read the options from this YAML file (as saved by an earlier "
+                        "run); flags given here override it")
 
 
 def from_namespace(cls: type, namespace: argparse.Namespace, **overrides: Any):
-    """Build dataclass `cls` from parsed flags (unset flags keep defaults)."""
-    values = {f.name: getattr(namespace, f.name) for f in dataclasses.fields(cls)
-              if hasattr(namespace, f.name)}
+    """Build dataclass `cls` from parsed flags (unset flags keep the --config file's
+    values, else the defaults)."""
+    config = getattr(namespace, "config", None)
+    values = load_yaml(cls, config) if config else {}
+    values.update({f.name: getattr(namespace, f.name) for f in dataclasses.fields(cls)
+                   if hasattr(namespace, f.name)})
     values.update(overrides)
+    return build(cls, values)
+
+
+def build(cls: type, values: dict[str, Any]):
+    """`cls(**values)`; a bad value is a UsageError."""
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
+
+
+def load_yaml(cls: type, path: str | Path) -> dict[str, Any]:
+    """The options saved in a YAML file, checked against `cls`'s fields."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--config {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--config {path}: not valid YAML ({exc})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"--config {path}: expected `key: value` lines, got "
+                         f"{type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UsageError(f"--config {path}: unknown option {key!r}{hint}")
+        values[name] = _typed(hints[name], value, f"--config {path}: {key}")
+    return values
+
+
+def _typed(annotation: Any, value: Any, where: str) -> Any:
+    """A YAML value as the field's type (YAML already gives numbers and booleans)."""
+    kind, is_list = _base_type(annotation)
+    if value is None:
+        return None
+    if is_list:
+        if not isinstance(value, list):
+            raise UsageError(f"{where}: expected a list, got {value!r}")
+        return [_typed(kind, item, where) for item in value]
+    if kind is bool and not isinstance(value, bool):
+        raise UsageError(f"{where}: expected true or false, got {value!r}")
+    try:
+        return kind(value) if kind in (int, float, str, Path) else value
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{where}: expected {kind.__name__}, got {value!r}") from exc
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

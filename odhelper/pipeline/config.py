@@ -11,6 +11,7 @@ from pathlib import Path
 
 from odhelper import log
 from odhelper.errors import OdhelperError
+from odhelper.rundir import LABEL_MAP
 from odhelper.pipeline import overrides, registry
 
 FROM_SCRATCH_WARNING = (
@@ -151,7 +152,7 @@ def fill(request: FillRequest) -> dict:
         raise OdhelperError(f"{spec.template_path}: template of {spec.name} is missing")
     dataset = Path(request.dataset)
     content = read_dataset(dataset)
-    label_map = Path(request.label_map or dataset / "label_map.pbtxt")
+    label_map = Path(request.label_map or dataset / LABEL_MAP)
     classes = labelmap.read(label_map)
     configs = config_util.get_configs_from_pipeline_file(str(spec.template_path))
     config_util.merge_external_params_with_configs(configs, kwargs_dict={

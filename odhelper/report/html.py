@@ -11,12 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from odhelper import files, log
+from odhelper import files
+from odhelper.constants import COCO_AP50, COCO_AR100, COCO_MAP, PASCAL_MAP50
 from odhelper.metrics import tables
-from odhelper.metrics.evaluate import EVAL_DIR, EvaluateOptions, evaluate, read_metrics
 from odhelper.report import plots, sources
-
-REPORT = "report.html"
+from odhelper.rundir import RunDir
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .6em;
@@ -100,68 +99,39 @@ def headline(metrics: dict | None) -> str:
     if not metrics:
         return _note("not evaluated yet: run `odhelper evaluate --run-dir RUN`.")
     values = metrics.get("metrics", {})
-    shown = [("mAP@0.5 (VOC)", "PascalBoxes_Precision/mAP@0.5IOU"),
-             ("COCO mAP", "DetectionBoxes_Precision/mAP"),
-             ("COCO AP50", "DetectionBoxes_Precision/mAP@.50IOU"),
-             ("AR@100", "DetectionBoxes_Recall/AR@100")]
+    shown = [("mAP@0.5 (VOC)", PASCAL_MAP50), ("COCO mAP", COCO_MAP),
+             ("COCO AP50", COCO_AP50), ("AR@100", COCO_AR100)]
     kpis = "".join(f'<span class="kpi">{label}<br><b>{values[key]:.3f}</b></span>'
                    for label, key in shown if key in values)
     return (f"<p>Checkpoint {html.escape(str(metrics.get('checkpoint')))} (step "
             f"{metrics.get('step')}), {metrics.get('pictures')} validation pictures.</p>{kpis}")
 
 
-def _evaluated_current(run_dir: Path) -> bool:
-    """Whether eval/ holds the tables of the checkpoint evaluate would pick now
-    (best, else last): a resumed run has a newer one."""
-    from odhelper.metrics.collect import resolve_checkpoint
-
-    recorded = read_metrics(run_dir)
-    if not (run_dir / EVAL_DIR / tables.CLASS_CSV).is_file() or recorded is None:
-        return False
-    try:
-        return recorded.get("checkpoint") == resolve_checkpoint(run_dir)
-    except Exception:  # noqa: BLE001 - no checkpoint at all: keep what eval/ holds
-        return True
-
-
-def ensure_evaluated(run_dir: Path, evaluate_if_missing: bool) -> None:
-    if not evaluate_if_missing or _evaluated_current(run_dir):
-        return
-    log.info("Report: %s has no per-class table of its current checkpoint; evaluating",
-             run_dir)
-    try:
-        evaluate(EvaluateOptions(run_dir=run_dir, per_image_table=10))
-    except Exception as exc:  # noqa: BLE001 - the report still shows everything else
-        log.warning("Report: evaluation failed (%s); per-class sections left empty", exc)
-
-
-def build_report(run_dir, output=None, evaluate_if_missing: bool = True,
-                 samples: int = 8) -> Path:
-    """Write the HTML report of `run_dir` (default RUN/report.html); return its path."""
+def build_report(run_dir: RunDir, output: Path | None = None, samples: int = 8) -> Path:
+    """Write the HTML report of `run_dir` from what it holds (default RUN/report.html);
+    return its path."""
     from odhelper.report.samples import sample_grid
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
+    if not run_dir.root.is_dir():
         from odhelper.errors import OdhelperError
         raise OdhelperError(f"{run_dir}: no such run directory")
-    ensure_evaluated(run_dir, evaluate_if_missing)
     options = sources.run_options(run_dir)
     records = sources.timings(run_dir)
-    metrics = read_metrics(run_dir)
-    class_csv = run_dir / EVAL_DIR / tables.CLASS_CSV
+    metrics = sources.eval_metrics(run_dir)
+    class_csv = run_dir.eval_dir / tables.CLASS_CSV
     class_rows = tables.read_class_csv(class_csv) if class_csv.is_file() else []
     grid = sample_grid(run_dir, metrics["records"], 0.5, samples) \
-        if metrics and metrics.get("records") else None
-    letters = run_dir / EVAL_DIR / tables.IMAGE_CSV
+        if metrics and metrics.get("records") and samples else None
+    letters = run_dir.eval_dir / tables.IMAGE_CSV
     sections = [
         ("summary", "Summary", headline(metrics)),
         ("dataset", "Dataset: class distribution per split",
          dataset_section(sources.dataset_summary(run_dir, options))),
         ("losses", "Training loss", curves_section(
-            sources.loss_series(sources.scalars(run_dir / "train")), "Training losses",
+            sources.loss_series(sources.scalars(run_dir.train_events)), "Training losses",
             "loss", "no training loss events under train/.", log_scale=True)),
         ("map", "mAP over steps", curves_section(
-            sources.map_series(sources.scalars(run_dir / EVAL_DIR), records),
+            sources.map_series(sources.scalars(run_dir.eval_dir), records),
             "Evaluation mAP", "mAP", "no evaluation metrics over steps yet.")),
         ("class-ap", "Average precision per class", class_ap_section(class_rows)),
         ("samples", "Sample detections on validation pictures",
@@ -183,8 +153,8 @@ def build_report(run_dir, output=None, evaluate_if_missing: bool = True,
     body = "".join(f'<section id="{key}"><h2>{title}</h2>{content}</section>'
                    for key, title, content in sections)
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>odhelper report: "
-            f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>"
+            f"{html.escape(run_dir.root.name)}</title><style>{STYLE}</style></head><body>"
             f"<h1>odhelper report: {html.escape(str(run_dir))}</h1>{body}</body></html>\n")
-    target = Path(output) if output else run_dir / REPORT
+    target = Path(output) if output else run_dir.report
     files.write_text(target, page)
     return target

@@ -2,17 +2,12 @@
 from __future__ import annotations
 
 import csv
-import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from odhelper import files, log
+from odhelper import files
 from odhelper.data.annotation import Annotation, Box, write_xml
 from odhelper.engine.predictor import ExportedModel, Prediction
-from odhelper.errors import OdhelperError, UsageError
 from odhelper.report.draw import draw_boxes, open_rgb
-from odhelper.options.fields import option
 
 CSV_NAME = "detections.csv"
 CSV_HEADERS = ("filename", "class", "score", "xmin", "ymin", "xmax", "ymax")
@@ -60,76 +55,3 @@ def write_csv(rows: list[list[str]], path: Path) -> None:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(CSV_HEADERS)
         writer.writerows(rows)
-
-
-@dataclass
-class PredictOptions:
-    model: Path = option(None, "a run dir, an export dir or a saved_model dir", flags=("-m",))
-    input: Path = option(None, "a folder of pictures (searched recursively) or one picture",
-                         flags=("-i",))
-    output: Path = option(None, "folder for the drawn pictures, detections.csv and XML",
-                          flags=("-o",))
-    threshold: float = option(0.5, "keep detections scoring at least this", flags=("-t",))
-    xml: bool = option(False, "also write a LabelImg XML per picture (verified=no)")
-    csv: bool = option(True, "write detections.csv")
-    draw: bool = option(True, "write each picture with its boxes drawn")
-    workers: int = option(0, "serving calls running at once (0 = 2 per core)")
-
-    def __post_init__(self):
-        for name in ("model", "input", "output"):
-            if getattr(self, name) is None:
-                raise UsageError(f"--{name} is required")
-            setattr(self, name, Path(getattr(self, name)))
-        if not 0.0 <= self.threshold <= 1.0:
-            raise UsageError(f"--threshold must be within 0..1, got {self.threshold}")
-
-
-@dataclass
-class PredictResult:
-    pictures: int = 0
-    detections: int = 0
-    seconds: float = 0.0
-    problems: list = field(default_factory=list)
-
-    @property
-    def images_per_second(self) -> float:
-        return self.pictures / self.seconds if self.seconds else 0.0
-
-
-def predict(options: PredictOptions) -> PredictResult:
-    """Detect on every picture under options.input; write the chosen outputs."""
-    from odhelper.engine import predictor
-
-    started = time.perf_counter()
-    model = predictor.load_model(options.model)
-    log.info("Loaded %s in %.1f s (input %s, classes: %s)", model.saved_model,
-             time.perf_counter() - started, model.input_size or "any size",
-             ", ".join(model.class_names.values()) or "numbers only")
-    root = options.input if options.input.is_dir() else options.input.parent
-    paths = predictor.list_images(options.input)
-    if not paths:
-        suffixes = ", ".join(sorted(predictor.IMAGE_SUFFIXES))
-        raise OdhelperError(f"{options.input}: no pictures ({suffixes})")
-    result, rows, pending = PredictResult(), [], []
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        stream = predictor.detect(model, paths, root, result.problems, options.threshold,
-                                  options.workers)
-        for prediction in log.progress(stream, total=len(paths), desc="predict", unit="img"):
-            result.pictures += 1
-            result.detections += len(prediction.scores)
-            rows.extend(csv_rows(prediction, model))
-            if options.draw or options.xml:
-                pending.append(pool.submit(write_outputs, prediction, model,
-                                           root / prediction.name, options.output,
-                                           options.draw, options.xml))
-            while len(pending) > 16:
-                pending.pop(0).result()
-        for job in pending:
-            job.result()
-    if options.csv:
-        write_csv(rows, options.output / CSV_NAME)
-    result.seconds = time.perf_counter() - started
-    for item in result.problems:
-        log.warning("%s: %s (%s): %s", item.file, item.reason, item.detail, item.action)
-    return result

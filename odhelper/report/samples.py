@@ -3,9 +3,9 @@ taken from the run's evaluation records (ground truth in white, detections in co
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from odhelper import log
+from odhelper.rundir import RunDir
 
 GROUND_TRUTH = (255, 255, 255)
 
@@ -40,7 +40,7 @@ def validation_pictures(records: list[str], limit: int) -> list[tuple[str, bytes
     return found
 
 
-def sample_grid(run_dir: Path, records: list[str], threshold: float = 0.5,
+def sample_grid(run_dir: RunDir, records: list[str], threshold: float = 0.5,
                 limit: int = 8) -> tuple[str, int] | None:
     """(base64 PNG grid, pictures drawn), or None without an export or records."""
     import tensorflow as tf
@@ -51,7 +51,7 @@ def sample_grid(run_dir: Path, records: list[str], threshold: float = 0.5,
     from odhelper.report import draw, plots
 
     try:
-        model = predictor.load_model(run_dir)
+        model = predictor.load_model(run_dir.root)
     except OdhelperError as exc:
         log.warning("Report: no sample detections (%s)", exc)
         return None

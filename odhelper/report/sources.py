@@ -8,21 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from odhelper import log
+from odhelper.constants import COCO_AP50, COCO_MAP, PASCAL_MAP50
+from odhelper.rundir import RunDir
 
-RUN_OPTIONS = "run.yaml"
 DATASET_JSON = "dataset.json"
 DATASET_KEYS = ("dataset", "dataset_dir", "data", "dataset_path")
-MAP_TAGS = ("PascalBoxes_Precision/mAP@0.5IOU", "DetectionBoxes_Precision/mAP",
-            "DetectionBoxes_Precision/mAP@.50IOU")
+MAP_TAGS = (PASCAL_MAP50, COCO_MAP, COCO_AP50)
 
 Series = dict[str, list[tuple[int, float]]]  # tag -> [(step, value)] sorted by step
 
 
-def run_options(run_dir: Path) -> dict[str, Any]:
+def run_options(run_dir: RunDir) -> dict[str, Any]:
     """run.yaml as a dict ({} when absent or unreadable)."""
     import yaml
 
-    path = run_dir / RUN_OPTIONS
+    path = run_dir.options_file
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except yaml.YAMLError as exc:
@@ -31,14 +31,14 @@ def run_options(run_dir: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _dataset_candidates(run_dir: Path, options: dict[str, Any]) -> list[Path]:
+def _dataset_candidates(run_dir: RunDir, options: dict[str, Any]) -> list[Path]:
     found = []
     for key, value in options.items():
         if isinstance(value, dict):
             found += _dataset_candidates(run_dir, value)
         elif key in DATASET_KEYS and isinstance(value, str):
             found.append(Path(value))
-    config = run_dir / "pipeline.config"
+    config = run_dir.pipeline_config
     if config.is_file():  # the directory of the records the run reads
         import re
         found += [Path(p).parent for p in
@@ -46,7 +46,7 @@ def _dataset_candidates(run_dir: Path, options: dict[str, Any]) -> list[Path]:
     return found
 
 
-def dataset_summary(run_dir: Path, options: dict[str, Any]) -> dict | None:
+def dataset_summary(run_dir: RunDir, options: dict[str, Any]) -> dict | None:
     """The dataset.json of the dataset the run was trained on, if it can be found."""
     for candidate in _dataset_candidates(run_dir, options):
         path = candidate if candidate.suffix == ".json" else candidate / DATASET_JSON
@@ -87,9 +87,19 @@ def scalars(directory: Path) -> Series:
     return {tag: sorted(points.items()) for tag, points in series.items()}
 
 
-def timings(run_dir: Path) -> list[dict[str, Any]]:
+def eval_metrics(run_dir: RunDir) -> dict | None:
+    """RUN/eval/metrics.json as `odhelper evaluate` wrote it, if present."""
+    path = run_dir.eval_metrics
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except json.JSONDecodeError as exc:
+        log.warning("%s: unreadable (%s)", path, exc)
+        return None
+
+
+def timings(run_dir: RunDir) -> list[dict[str, Any]]:
     """The JSON lines of RUN/timings.jsonl (broken lines skipped)."""
-    path = run_dir / log.TIMINGS_FILE
+    path = run_dir.timings
     records = []
     for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
         try:

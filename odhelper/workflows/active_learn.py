@@ -2,13 +2,10 @@
 the model label the image-level pool, adds what it adopted to the training side
 (validation stays the human-boxed split, byte for byte) and trains S more steps.
 
-RUN/
-  active.json        every round: adoptions, metrics, sizes (resume point)
-  inputs/boxed       -> the boxed XML folder (symlink), inputs/adopted/<class>/
-  dataset-0/         the boxed set, split train/validate
-  dataset-N/         round N: boxed train + adopted, validate copied from dataset-0
-  review/<class>/    --review candidates
-  train/             the `odhelper run` directory (checkpoints, eval/, export/)
+The folder (rundir.ActiveDir): active.json (every round: adoptions, metrics,
+sizes; the resume point), inputs/ (the boxed XML folder linked, adopted/<class>/),
+dataset-0/ (the boxed set), dataset-N/ (round N: boxed train + adopted, validate
+copied from dataset-0), review/<class>/ (--review candidates), train/ (the run).
 """
 from __future__ import annotations
 
@@ -19,77 +16,61 @@ import time
 from pathlib import Path
 
 from odhelper import log
+from odhelper.constants import COCO_MAP, PASCAL_MAP50
 from odhelper.active import labels
 from odhelper.active.adopt import Candidate, Detection, adopt
-from odhelper.active.options import ActiveOptions
 from odhelper.active.pool import PoolImage, scan_pool
 from odhelper.active.state import ActiveState, RoundRecord
 from odhelper.active.table import adoption_table
-from odhelper.errors import OdhelperError
+from odhelper.options.training import ActiveOptions, RunOptions
+from odhelper.rundir import LABEL_MAP, ActiveDir
 
-HEADLINE = ("PascalBoxes_Precision/mAP@0.5IOU", "DetectionBoxes_Precision/mAP")
+HEADLINE = (PASCAL_MAP50, COCO_MAP)
 
 
 def _inputs(options: ActiveOptions) -> Path:
     """RUN/inputs: the boxed folder (linked, never copied or written) + adopted/."""
-    inputs = options.run_dir / "inputs"
-    (inputs / "adopted").mkdir(parents=True, exist_ok=True)
-    link = inputs / "boxed"
-    if not link.exists():
-        os.symlink(options.dataset.resolve(), link, target_is_directory=True)
-    return inputs
+    folder = ActiveDir(options.run_dir)
+    folder.adopted.mkdir(parents=True, exist_ok=True)
+    if not folder.boxed.exists():
+        os.symlink(options.dataset.resolve(), folder.boxed, target_is_directory=True)
+    return folder.inputs
 
 
 def _build(options: ActiveOptions, round_number: int) -> dict:
-    from odhelper.data.build import build_dataset, dataset_is_current
+    from odhelper.data.build import DATASET_JSON, build_dataset, dataset_is_current
     from odhelper.options.data import TfrecordOptions
 
-    first = round_number == 0
+    first, folder = round_number == 0, ActiveDir(options.run_dir)
     tfrecord = TfrecordOptions(
         input=options.dataset if first else _inputs(options),
-        output=options.run_dir / f"dataset-{round_number}", split_ratio=options.split_ratio,
+        output=folder.dataset(round_number), split_ratio=options.split_ratio,
         seed=options.seed, copy_label_map=False,
-        keep_validate=None if first else options.run_dir / "dataset-0")
+        keep_validate=None if first else folder.dataset(0))
     if dataset_is_current(tfrecord):
-        return json.loads((tfrecord.output / "dataset.json").read_text())
+        return json.loads((tfrecord.output / DATASET_JSON).read_text())
     with log.stage("TF Record Generator", "conversion", round=round_number):
         content = build_dataset(tfrecord)
-    for old in options.run_dir.glob("dataset-*"):  # keep dataset-0 and this one
-        if old.name not in ("dataset-0", tfrecord.output.name):
+    for old in folder.datasets():  # keep dataset-0 and this one
+        if old not in (folder.dataset(0), tfrecord.output):
             shutil.rmtree(old, ignore_errors=True)
     return content
 
 
 def _train(options: ActiveOptions, round_number: int) -> dict[str, float]:
-    from odhelper.engine.options import RunOptions
-    from odhelper.engine.runner import run
+    """Train up to this round's total steps; the last evaluation's metrics."""
+    from odhelper.workflows.run import run
 
-    run_dir = options.run_dir / "train"
-    try:
-        code = run(RunOptions(
-            model=options.model, steps=options.steps_after(round_number),
-            dataset=options.run_dir / f"dataset-{round_number}", run_dir=run_dir,
-            eval_every=options.eval_every or (options.initial_steps if round_number == 0
-                                              else options.steps_per_round),
-            batch_size=options.batch_size,
-            checkpoint=options.checkpoint, from_scratch=options.from_scratch,
-            set=options.set, seed=options.seed, report=False))
-    finally:
-        log.setup(options.run_dir)  # the run logs into its own directory
-    if code:
-        raise OdhelperError(f"{run_dir}: training of round {round_number} failed "
-                            f"(see {run_dir / log.LOG_FILE})")
-    return _last_metrics(run_dir)
-
-
-def _last_metrics(run_dir: Path) -> dict[str, float]:
-    lines = (run_dir / log.TIMINGS_FILE).read_text().splitlines()
-    evals = [json.loads(line) for line in lines if '"Evaluate model"' in line]
-    evals = [e for e in evals if e.get("status") == "success"]
-    if not evals:
-        return {}
-    return {k: float(v) for k, v in evals[-1].items()
-            if isinstance(v, (int, float)) and "/" in k}
+    folder = ActiveDir(options.run_dir)
+    result = run(RunOptions(
+        model=options.model, steps=options.steps_after(round_number),
+        dataset=folder.dataset(round_number), run_dir=folder.training.root,
+        eval_every=options.eval_every or (options.initial_steps if round_number == 0
+                                          else options.steps_per_round),
+        batch_size=options.batch_size,
+        checkpoint=options.checkpoint, from_scratch=options.from_scratch,
+        set=options.set, seed=options.seed, report=False))
+    return result.last_metrics
 
 
 def _predict(options: ActiveOptions, remaining: list[PoolImage],
@@ -97,7 +78,7 @@ def _predict(options: ActiveOptions, remaining: list[PoolImage],
     """Detect on the remaining pool with the last export; the pictures to adopt."""
     from odhelper.engine import predictor
 
-    model = predictor.load_model(options.run_dir / "train")
+    model = predictor.load_model(ActiveDir(options.run_dir).training.root)
     by_name = {image.path.relative_to(options.pool).as_posix(): image for image in remaining}
     problems: list = []
     candidates = []
@@ -124,22 +105,23 @@ def _label_round(options: ActiveOptions, state: ActiveState, round_number: int
     """Predict on the pool; adopt (or offer for review); the round's record and the
     accepted reviews it took."""
     record = RoundRecord(round_number, options.steps_after(round_number))
-    inputs = _inputs(options)
-    reviewed = labels.accepted(options.run_dir / "review") if options.review else []
+    _inputs(options)  # the adopted folder exists
+    folder = ActiveDir(options.run_dir)
+    reviewed = labels.accepted(folder.review) if options.review else []
     recorded = state.adopted_keys()  # taken by a run killed before it cleared them
     labels.clear_reviewed([r for r in reviewed if r.key in recorded])
     reviewed = [r for r in reviewed if r.key not in recorded]
     if reviewed:
-        record.adopted = labels.take_accepted(reviewed, inputs / "adopted")
+        record.adopted = labels.take_accepted(reviewed, folder.adopted)
     taken = recorded | {k for keys in record.adopted.values() for k in keys}
     remaining = [i for i in scan_pool(options.pool, state.classes) if i.key not in taken]
     with log.stage("Label pool", "labelling", round=round_number,
                    pictures=len(remaining)) as stage:
         candidates = _predict(options, remaining, round_number) if remaining else []
         if options.review:
-            record.reviewed = labels.offer_for_review(candidates, options.run_dir / "review")
+            record.reviewed = labels.offer_for_review(candidates, folder.review)
         else:
-            record.adopted = labels.adopt_into(candidates, inputs / "adopted")
+            record.adopted = labels.adopt_into(candidates, folder.adopted)
         stage.extra["adopted"] = sum(len(v) for v in record.adopted.values())
         stage.extra["for review"] = sum(len(v) for v in record.reviewed.values())
     return record, reviewed
@@ -154,7 +136,7 @@ def _finish_round(options: ActiveOptions, state: ActiveState, record: RoundRecor
     record.metrics = _train(options, record.round)
     record.seconds = round(record.seconds + time.perf_counter() - started, 1)
     record.trained = True
-    state.save(options.run_dir)
+    state.save(ActiveDir(options.run_dir).state_file)
     _log_round(state, record)
 
 
@@ -170,25 +152,29 @@ def _log_round(state: ActiveState, record: RoundRecord) -> None:
 
 def active_learn(options: ActiveOptions) -> ActiveState:
     """Run (or resume) the rounds; active.json is saved after every step of a round."""
+    options.run_dir.mkdir(parents=True, exist_ok=True)
+    with log.to_dir(options.run_dir):
+        return _active_learn(options, ActiveDir(options.run_dir))
+
+
+def _active_learn(options: ActiveOptions, folder: ActiveDir) -> ActiveState:
     from odhelper.data.labelmap import read
 
-    options.run_dir.mkdir(parents=True, exist_ok=True)
-    log.setup(options.run_dir)
-    state = ActiveState.load(options.run_dir) or ActiveState(
+    state = ActiveState.load(folder.state_file) or ActiveState(
         classes=[], options={"threshold": options.threshold, "review": options.review})
     with log.stage("Active learning", "active learning", rounds=options.rounds):
         if not state.rounds or not state.rounds[0].trained:
             record = state.rounds[0] if state.rounds else RoundRecord(0, options.initial_steps)
             state.rounds[:1] = [record]
             _build(options, 0)  # the classes come from the boxed set's label map
-            state.classes = sorted(read(options.run_dir / "dataset-0" / "label_map.pbtxt"))
+            state.classes = sorted(read(folder.dataset(0) / LABEL_MAP))
             _finish_round(options, state, record)
         for round_number in range(1, options.rounds + 1):
             record = {r.round: r for r in state.rounds}.get(round_number)
             if record is None:
                 record, reviewed = _label_round(options, state, round_number)
                 state.rounds.append(record)
-                state.save(options.run_dir)  # adoptions are safe before training starts
+                state.save(folder.state_file)  # adoptions are safe before training starts
                 labels.clear_reviewed(reviewed)  # only now that active.json holds them
             if not record.trained:
                 _finish_round(options, state, record)

@@ -1,15 +1,12 @@
-"""The model side of `odhelper evaluate`: restore a checkpoint of a run and
-collect its detections and the ground truth of every evaluation record.
+"""The model side of `odhelper evaluate`: a restored checkpoint's detections and
+the ground truth of every evaluation record.
 
-The model is built by the OD API's model_builder from RUN/pipeline.config and
-restored with tf.train.Checkpoint; records are read with the OD API's
-TfExampleDecoder, so ground truth is exactly what training and the OD API's
-own evaluation see.
+Records are read with the OD API's TfExampleDecoder, so ground truth is exactly
+what training and the OD API's own evaluation see.
 """
 from __future__ import annotations
 
 import glob
-import re
 from pathlib import Path
 from typing import Iterator
 
@@ -17,53 +14,6 @@ import numpy as np
 
 from odhelper.errors import OdhelperError
 from odhelper.metrics.matching import ImageResult
-
-CHECKPOINTS, BEST = "checkpoints", "best"
-
-
-def _latest(directory: Path) -> str | None:
-    import tensorflow as tf
-
-    found = tf.train.latest_checkpoint(str(directory)) if directory.is_dir() else None
-    if found is None and directory.is_dir():  # no `checkpoint` index file: newest ckpt-N
-        numbered = sorted(directory.glob("ckpt-*.index"),
-                          key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
-        found = str(numbered[-1].with_suffix("")) if numbered else None
-    return found
-
-
-def resolve_checkpoint(run_dir: Path, which: str = "best") -> str:
-    """best | last | ckpt-N | a checkpoint path prefix -> the checkpoint prefix."""
-    from odhelper import log
-
-    if which == "best":
-        best = _latest(run_dir / BEST)
-        if best:
-            return best
-        log.warning("%s: no best checkpoint yet; evaluating the last one", run_dir / BEST)
-        which = "last"
-    if which == "last":
-        last = _latest(run_dir / CHECKPOINTS)
-        if last is None:
-            raise OdhelperError(f"{run_dir / CHECKPOINTS}: no checkpoint (ckpt-N.index) found")
-        return last
-    for candidate in (run_dir / CHECKPOINTS / which, run_dir / BEST / which, Path(which)):
-        if Path(f"{candidate}.index").is_file():
-            return str(candidate)
-    raise OdhelperError(f"{run_dir}: no checkpoint {which!r} (use best, last, ckpt-N "
-                        f"from {run_dir / CHECKPOINTS} or a checkpoint path)")
-
-
-def checkpoint_step(checkpoint: str) -> int:
-    """The training step saved in the checkpoint (model_lib_v2's `step`), else N of ckpt-N."""
-    import tensorflow as tf
-
-    reader = tf.train.load_checkpoint(checkpoint)
-    for key in ("step/.ATTRIBUTES/VARIABLE_VALUE", "global_step/.ATTRIBUTES/VARIABLE_VALUE"):
-        if reader.has_tensor(key):
-            return int(reader.get_tensor(key))
-    match = re.search(r"(\d+)$", checkpoint)
-    return int(match.group(1)) if match else 0
 
 
 def eval_record_files(configs, pattern: str | None) -> list[str]:
@@ -78,17 +28,16 @@ def eval_record_files(configs, pattern: str | None) -> list[str]:
 
 
 def restore_model(configs, checkpoint: str):
-    """Build the detection model (inference mode) and restore `checkpoint` into it."""
+    """A traced detect function of the model restored from `checkpoint`."""
     import tensorflow as tf
 
-    from odhelper.od import api
+    from odhelper.engine.restore import restored
 
-    model = api().model_builder.build(configs["model"], is_training=False)
-    status = tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
-    detect = tf.function(lambda image: _detect(model, image),
+    found, _ = restored(configs, checkpoint)
+    detect = tf.function(lambda image: _detect(found.model, image),
                          input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
     detect.get_concrete_function()  # builds the variables, then checks the restore
-    status.assert_existing_objects_matched()
+    found.status.assert_existing_objects_matched()
     return detect
 
 

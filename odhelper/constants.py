@@ -1,0 +1,14 @@
+"""Names used across odhelper, defined once: the OD API's metric keys and the
+picture file suffixes odhelper reads."""
+
+# Metric keys as the OD API's evaluators name them.
+PASCAL_MAP50 = "PascalBoxes_Precision/mAP@0.5IOU"
+COCO_MAP = "DetectionBoxes_Precision/mAP"
+COCO_AP50 = "DetectionBoxes_Precision/mAP@.50IOU"
+COCO_AR100 = "DetectionBoxes_Recall/AR@100"
+HEADLINE_METRICS = (PASCAL_MAP50, COCO_MAP, COCO_AP50, COCO_AR100)
+PASCAL_CLASS_AP50 = "PascalBoxes_PerformanceByCategory/AP@0.5IOU/"  # + class name
+
+# Picture suffixes (lower case) that tfrecord, predict and active-learn accept.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
+                  ".jpe", ".jfif")

@@ -1,0 +1,104 @@
+"""Options of the commands that use a trained model or a run directory:
+`config`, `export`, `evaluate`, `predict`, `report`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from odhelper.errors import UsageError
+from odhelper.options.fields import option
+
+
+def _required(options, *names: str) -> None:
+    for name in names:
+        if getattr(options, name) is None:
+            raise UsageError(f"--{name.replace('_', '-')} is required")
+        setattr(options, name, Path(getattr(options, name)))
+
+
+def _threshold(value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(f"--threshold must be within 0..1, got {value}")
+
+
+@dataclass
+class ConfigOptions:
+    model: str = option(None, "model name (odhelper zoo list)", flags=("-m",))
+    dataset: Path = option(None, "dataset folder written by odhelper tfrecord", flags=("-d",))
+    output: Path = option(None, "pipeline.config to write", flags=("-o",))
+    steps: int | None = option(None, "num_steps (and LR schedule length)", flags=("-n",))
+    batch_size: int | None = option(None, "training batch size", flags=("-b",))
+    checkpoint: str | None = option(None, "pre-trained checkpoint (.tar.gz, folder or prefix); "
+                                    "default: the zoo checkpoint if already cached")
+    set: list[str] = option(help="pipeline override KEY=VALUE, repeatable", factory=list)
+
+    def __post_init__(self):
+        if self.model is None:
+            raise UsageError("--model is required")
+        _required(self, "dataset", "output")
+
+
+@dataclass
+class ExportOptions:
+    run_dir: Path = option(None, "run directory", flags=("-o",))
+    tflite: bool = option(False, "also write model.tflite (SSD)")
+    batched: bool = option(False, "float_image_tensor signature: takes batches of float32 "
+                           "pictures of one size (odhelper predict sends batches: faster); "
+                           "default image_tensor, one uint8 picture per call")
+
+    def __post_init__(self):
+        _required(self, "run_dir")
+
+
+@dataclass
+class EvaluateOptions:
+    run_dir: Path = option(None, "the run directory (written by odhelper run)", flags=("-r",))
+    checkpoint: str = option("best", "best | last | ckpt-N | a checkpoint path", flags=("-c",))
+    records: str | None = option(None, "evaluation TFRecords (glob); default: the run's "
+                                 "eval input")
+    per_image_table: int = option(0, "also print T/F/N for up to N validation pictures per "
+                                  "class (T right class, F wrong class or place, N nothing found)")
+    threshold: float = option(0.5, "score threshold for detections, precision/recall, T/F/N",
+                              flags=("-t",))
+
+    def __post_init__(self):
+        _required(self, "run_dir")
+        if self.per_image_table < 0:
+            raise UsageError(f"--per-image-table must be >= 0, got {self.per_image_table}")
+        _threshold(self.threshold)
+
+
+@dataclass
+class PredictOptions:
+    model: Path = option(None, "a run dir, an export dir or a saved_model dir", flags=("-m",))
+    input: Path = option(None, "a folder of pictures (searched recursively) or one picture",
+                         flags=("-i",))
+    output: Path = option(None, "folder for the drawn pictures, detections.csv and XML",
+                          flags=("-o",))
+    threshold: float = option(0.5, "keep detections scoring at least this", flags=("-t",))
+    xml: bool = option(False, "also write a LabelImg XML per picture (verified=no)")
+    csv: bool = option(True, "write detections.csv")
+    draw: bool = option(True, "write each picture with its boxes drawn")
+    workers: int = option(0, "serving calls running at once (0 = 2 per core)")
+
+    def __post_init__(self):
+        _required(self, "model", "input", "output")
+        _threshold(self.threshold)
+        if self.workers < 0:
+            raise UsageError(f"--workers must be >= 0, got {self.workers}")
+
+
+@dataclass
+class ReportOptions:
+    run_dir: Path = option(None, "the run directory", flags=("-r",))
+    output: Path | None = option(None, "where to write the page (default: RUN/report.html)",
+                                 flags=("-o",))
+    evaluate: bool = option(True, "evaluate the best checkpoint first when the run has no "
+                            "per-class table of it")
+    samples: int = option(8, "validation pictures in the sample-detection grid")
+
+    def __post_init__(self):
+        _required(self, "run_dir")
+        self.output = Path(self.output) if self.output else None
+        if self.samples < 0:
+            raise UsageError(f"--samples must be >= 0, got {self.samples}")

@@ -1,0 +1,130 @@
+"""Options of `odhelper run` and `odhelper active-learn`; the fields they share
+are defined once, in `TrainingOptions`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from odhelper.constants import PASCAL_MAP50
+from odhelper.errors import UsageError
+from odhelper.options.fields import option
+
+EVAL_MODES = ("inline", "sidecar", "none")
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+DEFAULT_EVAL_EVERY = 1000
+
+
+@dataclass
+class TrainingOptions:
+    """What every command that trains takes."""
+    model: str = option("ssd_mobilenet_v2", "model name (see `odhelper zoo list`)", flags=("-m",))
+    batch_size: int | None = option(None, "training batch size (default: the template's; the "
+                                    "learning rate scales with it)", flags=("-b",))
+    checkpoint: str | None = option(None, "pre-trained checkpoint: a zoo .tar.gz, a folder "
+                                    "holding checkpoint/ckpt-0, or a ckpt prefix")
+    from_scratch: bool = option(False, "do not look for or download a zoo checkpoint")
+    eval_every: int | None = option(None, "evaluate every K steps (default: run 1000, "
+                                    "active-learn at the end of each round)")
+    split_ratio: float = option(9.0, "train share when the dataset is made here: tenths "
+                                "(9 = 90 %% train) or a fraction (0.85), as `odhelper tfrecord "
+                                "-sr`", flags=("-sr",))
+    seed: int = option(42, "seed of the split and of TensorFlow")
+    set: list[str] = option(help="pipeline override KEY=VALUE, repeatable (--set "
+                            "learning_rate=0.001 --set train_config.batch_size=8)",
+                            factory=list)
+
+    def check_training_fields(self, command: str) -> None:
+        if self.batch_size is not None and self.batch_size < 1:
+            raise UsageError(f"{command}: --batch-size must be >= 1, got {self.batch_size}")
+        if self.eval_every is not None and self.eval_every < 1:
+            raise UsageError(f"{command}: --eval-every must be >= 1, got {self.eval_every}")
+        self.set = list(self.set or [])
+
+
+@dataclass
+class RunOptions(TrainingOptions):
+    steps: int = option(None, "TOTAL training steps (a resumed run continues up to this)",
+                        flags=("-n",))
+    input: Path | None = option(None, "LabelImg XML folder: make the dataset first "
+                                "(reused when its fingerprint matches)", flags=("-i",))
+    dataset: Path | None = option(None, "dataset folder written by `odhelper tfrecord` "
+                                  "(default with -i: RUN_DIR/dataset)", flags=("-d",))
+    run_dir: Path | None = option(None, "run directory (default: runs/<model>)", flags=("-o",))
+    checkpoint_every: int | None = option(None, "save a checkpoint every K steps (default: "
+                                          "--eval-every); one is also saved at each "
+                                          "evaluation and at the end")
+    patience: int = option(0, "stop after P evaluations without improvement (0 = never)")
+    eval_mode: str = option("inline", "inline: evaluate in this process at each boundary; "
+                            "sidecar: a second CPU process polls checkpoints; none",
+                            choices=EVAL_MODES)
+    best_metric: str = option(PASCAL_MAP50, "metric that picks best/ (higher is better)")
+    strategy: str = option("default", "tf.distribute strategy", choices=STRATEGIES)
+    tflite: bool = option(False, "also export model.tflite (SSD models)")
+    export: bool = option(True, "export the detector when training ends")
+    report: bool = option(True, "write RUN_DIR/report.html at the end (evaluates best/ "
+                          "when no evaluation table exists yet)")
+    keep_checkpoints: int = option(3, "checkpoints kept in RUN_DIR/checkpoints")
+    log_every: int = option(10, "train log line + TensorBoard scalars every N steps")
+
+    def __post_init__(self) -> None:
+        self.check_training_fields("run")
+        if self.steps is None or int(self.steps) < 1:
+            raise UsageError("run: --steps N (>= 1, the total) is required")
+        if self.input is None and self.dataset is None:
+            raise UsageError("run: give -i XML_DIR or --dataset DIR")
+        self.eval_every = self.eval_every or DEFAULT_EVAL_EVERY
+        self.checkpoint_every = self.checkpoint_every or self.eval_every
+        if self.checkpoint_every < 1 or self.patience < 0 or self.keep_checkpoints < 1 \
+                or self.log_every < 1:
+            raise UsageError("run: --checkpoint-every, --keep-checkpoints and --log-every must "
+                             "be >= 1, --patience >= 0")
+        if self.patience and self.eval_mode != "inline":
+            raise UsageError("run: --patience needs --eval-mode inline (the sidecar evaluates "
+                             "behind training and cannot stop it)")
+        self.input = Path(self.input) if self.input else None
+        self.run_dir = Path(self.run_dir) if self.run_dir else Path("runs") / self.model
+        if self.dataset is None:
+            from odhelper.rundir import RunDir
+            self.dataset = RunDir(self.run_dir).default_dataset
+        self.dataset = Path(self.dataset)
+
+
+@dataclass
+class ActiveOptions(TrainingOptions):
+    dataset: Path = option(None, "LabelImg XML folder of the boxed pictures (round 0 trains "
+                           "on it; its validation split stays fixed)", flags=("-i",))
+    pool: Path = option(None, "image-level pool: POOL/<class name>/*.jpg, pictures known to "
+                        "show that class, no boxes", flags=("-p",))
+    rounds: int = option(3, "labelling rounds after round 0 (a resumed run continues up to "
+                         "this many)", flags=("-r",))
+    steps_per_round: int = option(1000, "training steps added by each round", flags=("-s",))
+    initial_steps: int | None = option(None, "round 0 training steps (default: "
+                                       "--steps-per-round)")
+    threshold: float = option(0.8, "adopt a picture when its best detection has the "
+                              "picture's class and scores at least this", flags=("-t",))
+    box_threshold: float | None = option(None, "boxes of the picture's class kept in an adopted "
+                                         "picture score at least this (default: --threshold)")
+    review: bool = option(False, "write candidates to RUN_DIR/review/ for a person to check in "
+                          "LabelImg; the next round adopts those saved as verified")
+    run_dir: Path = option(Path("runs/active"), "folder for rounds, datasets, adopted pictures "
+                           "and the training run", flags=("-o",))
+
+    def __post_init__(self) -> None:
+        self.check_training_fields("active-learn")
+        if self.dataset is None or self.pool is None:
+            raise UsageError("active-learn: --dataset XML_DIR and --pool POOL_DIR are required")
+        if self.rounds < 0 or self.steps_per_round < 1:
+            raise UsageError("active-learn: --rounds must be >= 0, --steps-per-round >= 1")
+        if not 0.0 < self.threshold <= 1.0:
+            raise UsageError(f"active-learn: --threshold must be in (0, 1], got {self.threshold}")
+        self.box_threshold = self.threshold if self.box_threshold is None else \
+            self.box_threshold
+        if not 0.0 < self.box_threshold <= self.threshold:
+            raise UsageError("active-learn: --box-threshold must be in (0, --threshold]")
+        self.dataset, self.pool, self.run_dir = (Path(self.dataset), Path(self.pool),
+                                                 Path(self.run_dir))
+        self.initial_steps = self.initial_steps or self.steps_per_round
+
+    def steps_after(self, round_number: int) -> int:
+        """Total training steps once round `round_number` has trained."""
+        return self.initial_steps + round_number * self.steps_per_round

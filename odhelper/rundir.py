@@ -1,0 +1,209 @@
+"""The run directory: the contract between every stage of `odhelper run`.
+
+    RUN/
+      pipeline.config      the filled config the run trains with
+      label_map.pbtxt      copy of the dataset's label map
+      run.yaml             the options the run was started with
+      checkpoints/         ckpt-N of training (tf.train.CheckpointManager)
+      best/                the best checkpoint so far, best.json says why
+      train/  eval/        TensorBoard events; eval/ also holds the tables
+      export/              saved_model/, checkpoint/, pipeline.config, label map
+      report.html  odhelper.log  timings.jsonl  train_done.json
+
+This module owns that layout: other modules ask a `RunDir` for a place and
+never spell a path. It also owns which checkpoint "best", "last" or "ckpt-N"
+means (`RunDir.checkpoint`). The layouts of the active-learning folder and
+the demo's folder live here too (`ActiveDir`, `DemoDir`).
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from odhelper import log
+from odhelper.errors import OdhelperError
+
+LABEL_MAP = "label_map.pbtxt"
+PIPELINE_CONFIG = "pipeline.config"
+SAVED_MODEL = "saved_model"
+TFLITE_MODEL = "model.tflite"
+CHECKPOINT_INDEX = "checkpoint"  # the file tf.train.CheckpointManager keeps per folder
+
+
+class RunDir:
+    """Places of one run directory (nothing is created until written)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.root)!r})"
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    pipeline_config = property(lambda self: self.root / PIPELINE_CONFIG)
+    label_map = property(lambda self: self.root / LABEL_MAP)
+    options_file = property(lambda self: self.root / "run.yaml")
+    checkpoints = property(lambda self: self.root / "checkpoints")
+    best = property(lambda self: self.root / "best")
+    best_record = property(lambda self: self.best / "best.json")
+    train_events = property(lambda self: self.root / "train")
+    eval_dir = property(lambda self: self.root / "eval")
+    eval_metrics = property(lambda self: self.eval_dir / "metrics.json")
+    evaluate_options = property(lambda self: self.eval_dir / "evaluate.yaml")
+    stale_record = property(lambda self: self.eval_dir / "stale.json")  # patience count
+    export = property(lambda self: self.root / "export")
+    saved_model = property(lambda self: self.export / SAVED_MODEL)
+    tflite = property(lambda self: self.export / TFLITE_MODEL)
+    export_options = property(lambda self: self.export / "export.yaml")
+    report = property(lambda self: self.root / "report.html")
+    done_marker = property(lambda self: self.root / "train_done.json")
+    sidecar_stop = property(lambda self: self.root / "sidecar.stop")
+    log_file = property(lambda self: self.root / log.LOG_FILE)
+    timings = property(lambda self: self.root / log.TIMINGS_FILE)
+    default_dataset = property(lambda self: self.root / "dataset")
+
+    # -- training state, read without TensorFlow ------------------------------------
+    def latest_step(self) -> int:
+        """N of the newest ckpt-N in checkpoints/, 0 when there is none."""
+        latest = _latest_in(self.checkpoints)
+        return _number(latest) if latest else 0
+
+    def finished_steps(self) -> int | None:
+        """The --steps a finished training reached (train_done.json), else None."""
+        try:
+            return int(json.loads(self.done_marker.read_text())["steps"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def fine_tune_checkpoint(self) -> str | None:
+        """The pre-trained checkpoint the run started from (its pipeline.config)."""
+        if not self.pipeline_config.is_file():
+            return None
+        found = re.search(r'fine_tune_checkpoint: "([^"]+)"', self.pipeline_config.read_text())
+        return found.group(1) if found else None
+
+    # -- which checkpoint -------------------------------------------------------------
+    def checkpoint(self, which: str = "best") -> str:
+        """The checkpoint prefix that `which` names:
+
+        best    best/ (the best evaluation so far); when no evaluation kept one yet,
+                the newest checkpoint of checkpoints/ (the one fallback rule)
+        last    the newest checkpoint of checkpoints/
+        ckpt-N  that checkpoint, in checkpoints/ or best/
+        a path  a checkpoint prefix (PATH.index exists) or a folder holding one
+        """
+        if which == "best":
+            found = _latest_in(self.best)
+            if found:
+                return found
+            log.warning("%s: no best checkpoint yet; using the last one", self.best)
+            which = "last"
+        if which == "last":
+            found = _latest_in(self.checkpoints)
+            if found is None:
+                raise OdhelperError(f"{self.checkpoints}: no checkpoint yet (train first with "
+                                    "`odhelper run`)")
+            return found
+        for candidate in (self.checkpoints / which, self.best / which):
+            if Path(f"{candidate}.index").is_file():
+                return str(candidate)
+        found = checkpoint_prefix(which)
+        if found:
+            return found
+        raise OdhelperError(f"{self.root}: no checkpoint {which!r} (use best, last, ckpt-N of "
+                            f"{self.checkpoints} or a checkpoint path)")
+
+    def has_best(self) -> bool:
+        return _latest_in(self.best) is not None
+
+    def require(self) -> "RunDir":
+        """This run directory, or a clear error when it is not one."""
+        if not self.root.is_dir():
+            raise OdhelperError(f"{self.root}: no such run directory")
+        if not self.pipeline_config.is_file():
+            raise OdhelperError(f"{self.pipeline_config}: pipeline config not found; is "
+                                f"{self.root} a run directory (written by `odhelper run`)?")
+        return self
+
+
+def _number(prefix: str) -> int:
+    found = re.search(r"(\d+)$", prefix)
+    return int(found.group(1)) if found else 0
+
+
+def _latest_in(folder: Path) -> str | None:
+    """Newest checkpoint prefix of `folder`: the one its `checkpoint` file names, else
+    the highest ckpt-N whose .index exists (no TensorFlow needed)."""
+    if not folder.is_dir():
+        return None
+    state = folder / CHECKPOINT_INDEX
+    if state.is_file():
+        for line in state.read_text().splitlines():
+            if line.startswith("model_checkpoint_path:"):
+                name = line.split(":", 1)[1].strip().strip('"')
+                path = Path(name) if Path(name).is_absolute() else folder / name
+                if Path(f"{path}.index").is_file():
+                    return str(path)
+    numbered = sorted(folder.glob("ckpt-*.index"), key=lambda p: _number(p.stem))
+    return str(numbered[-1].with_suffix("")) if numbered else None
+
+
+def checkpoint_prefix(path: str | Path) -> str | None:
+    """A checkpoint prefix (PATH.index exists) as it is, a folder as its newest
+    checkpoint; None when neither."""
+    if Path(f"{path}.index").is_file():
+        return str(path)
+    return _latest_in(Path(path))
+
+
+def find_saved_model(model: str | Path) -> Path:
+    """A run dir, its export dir or a saved_model dir -> the saved_model dir."""
+    model = Path(model)
+    for candidate in (model, model / SAVED_MODEL, RunDir(model).saved_model):
+        if (candidate / "saved_model.pb").is_file():
+            return candidate
+    raise OdhelperError(f"{model}: no exported SavedModel here (looked for saved_model.pb in "
+                        f"it, in {SAVED_MODEL}/ and in export/{SAVED_MODEL}/); run "
+                        "`odhelper export` first")
+
+
+class ActiveDir:
+    """`odhelper active-learn`'s folder: rounds, datasets, adopted pictures, the run.
+
+    RUN/active.json, inputs/boxed (link) + inputs/adopted/<class>/, dataset-N/,
+    review/<class>/, train/ (a RunDir)
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    state_file = property(lambda self: self.root / "active.json")
+    options_file = property(lambda self: self.root / "active-learn.yaml")
+    inputs = property(lambda self: self.root / "inputs")
+    boxed = property(lambda self: self.inputs / "boxed")
+    adopted = property(lambda self: self.inputs / "adopted")
+    review = property(lambda self: self.root / "review")
+    training = property(lambda self: RunDir(self.root / "train"))
+
+    def dataset(self, round_number: int) -> Path:
+        return self.root / f"dataset-{round_number}"
+
+    def datasets(self) -> list[Path]:
+        return sorted(self.root.glob("dataset-*"))
+
+
+class DemoDir:
+    """`odhelper demo`'s folder: synthetic/ pictures, dataset/, run/, predictions/."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    options_file = property(lambda self: self.root / "demo.yaml")
+    result_file = property(lambda self: self.root / "demo.json")
+    synthetic = property(lambda self: self.root / "synthetic")
+    dataset = property(lambda self: self.root / "dataset")
+    run = property(lambda self: RunDir(self.root / "run"))
+    predictions = property(lambda self: self.root / "predictions")

@@ -1,0 +1,222 @@
+"""`odhelper demo`: synthetic pictures -> tfrecord -> run -> evaluate -> predict -> report.
+
+Every stage calls the library function of the matching command. The folder's
+layout is rundir.DemoDir: synthetic/ (LabelImg pictures: images/, holdout/),
+dataset/, run/ (the run directory), predictions/, demo.yaml (the options) and
+demo.json (seconds per stage, metrics, mAP curve).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from odhelper import files, log
+from odhelper.constants import COCO_AP50, COCO_MAP, PASCAL_CLASS_AP50, PASCAL_MAP50
+from odhelper.demo.synth import SynthOptions, generate
+from odhelper.options.demo import DemoOptions
+from odhelper.options.fields import save_yaml, to_dict
+from odhelper.rundir import DemoDir
+
+MODEL = "ssd_mobilenet_v2_cpu"
+TEMPLATE_IMAGE_SIZE = 160  # pipelines/ssd_mobilenet_v2_cpu.config's fixed_shape_resizer
+HEADLINE_METRICS = (PASCAL_MAP50, COCO_MAP, COCO_AP50)
+
+
+@dataclass
+class DemoResult:
+    folder: DemoDir
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage
+    metrics: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, Path] = field(default_factory=dict)  # what to look at
+    curve: list[dict] = field(default_factory=list)  # mAP@0.5 against training time
+
+    def to_dict(self) -> dict:
+        return {"seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+                "metrics": self.metrics, "curve": self.curve,
+                "outputs": {k: str(v) for k, v in self.outputs.items()}}
+
+
+def synth_options(options: DemoOptions) -> SynthOptions:
+    return SynthOptions(out=DemoDir(options.out).synthetic, count=options.count,
+                        holdout=options.holdout, pool=options.pool,
+                        classes=list(options.classes), size=options.picture_size,
+                        seed=options.seed, workers=options.workers)
+
+
+def generate_pictures(options: DemoOptions) -> Path:
+    """--generate-only: the synthetic LabelImg pictures (and pool); their folder."""
+    synth = synth_options(options)
+    with log.to_dir(options.out), log.stage("Synthetic pictures", "drawing", out=synth.out):
+        generate(synth)
+    return synth.out
+
+
+def run_demo(options: DemoOptions) -> DemoResult:
+    """Every stage in order; timings, metrics and outputs."""
+    folder = DemoDir(options.out)
+    folder.root.mkdir(parents=True, exist_ok=True)
+    with log.to_dir(folder.root):
+        save_yaml(options, folder.options_file)
+        result = DemoResult(folder)
+        started = time.perf_counter()
+        with log.stage("Demo", "demo", steps=options.steps, pictures=options.count) as demo:
+            for name, stage in PIPELINE:
+                with log.stage(f"Demo stage {name}", name) as timed:
+                    stage(options, result)
+                result.seconds[name] = time.time() - timed.started
+            demo.extra.update({k: round(v, 4) for k, v in result.metrics.items()
+                               if k in HEADLINE_METRICS})
+        result.seconds["total"] = time.perf_counter() - started
+        files.write_json(folder.result_file, result.to_dict())
+    return result
+
+
+def _generate(options: DemoOptions, result: DemoResult) -> None:
+    synth = synth_options(options)
+    summary = reusable_pictures(synth)
+    if summary is None:
+        summary = generate(synth)
+    else:
+        log.info("Synthetic pictures reused: %s holds the same options", synth.out)
+    result.metrics["boxes"] = summary["splits"]["images"]["boxes"]
+    result.outputs["pictures"] = synth.out / "images"
+    result.outputs["holdout"] = synth.out / "holdout"
+
+
+def reusable_pictures(synth: SynthOptions) -> dict | None:
+    """synth.json of an earlier identical generation whose files are all there, else None."""
+    try:
+        summary = json.loads((synth.out / "synth.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same = {k: v for k, v in summary.get("options", {}).items() if k != "workers"} == {
+        k: v for k, v in to_dict(synth).items() if k != "workers"}
+    jpgs = len(list((synth.out / "images").glob("*.jpg")))
+    holdout = len(list((synth.out / "holdout").glob("*.jpg")))
+    return summary if same and (jpgs, holdout) == (synth.count, synth.holdout) else None
+
+
+def _tfrecord(options: DemoOptions, result: DemoResult) -> None:
+    """`odhelper tfrecord -i .. -o .. -sr ..` as a call."""
+    from odhelper.data.build import DATASET_JSON, build_dataset, dataset_is_current
+    from odhelper.options.data import TfrecordOptions
+
+    folder = DemoDir(options.out)
+    tfrecord_options = TfrecordOptions(
+        input=result.outputs["pictures"], output=folder.dataset,
+        split_ratio=round(1 - options.validate / options.count, 6), seed=options.seed,
+        name="demo_shapes", copy_label_map=False)
+    if dataset_is_current(tfrecord_options):
+        log.info("TFRecords reused: %s matches the pictures and options", folder.dataset)
+        dataset = json.loads((folder.dataset / DATASET_JSON).read_text())
+    else:
+        dataset = build_dataset(tfrecord_options)
+    result.metrics["train_images"] = dataset["splits"]["train"]["images"]
+    result.metrics["validate_images"] = dataset["splits"]["validate"]["images"]
+    result.outputs["dataset"] = folder.dataset
+
+
+def _run(options: DemoOptions, result: DemoResult) -> None:
+    """`odhelper run --model ssd_mobilenet_v2_cpu --dataset .. --from-scratch` as a call."""
+    from odhelper.options.training import RunOptions
+    from odhelper.workflows.run import run
+
+    folder = DemoDir(options.out)
+    overrides = []
+    if options.image_size != TEMPLATE_IMAGE_SIZE:
+        overrides = [f"model.ssd.image_resizer.fixed_shape_resizer.{side}={options.image_size}"
+                     for side in ("height", "width")]
+    trained = run(RunOptions(
+        model=MODEL, steps=options.steps, dataset=folder.dataset, run_dir=folder.run.root,
+        eval_every=options.eval_every, batch_size=options.batch_size, from_scratch=True,
+        set=overrides, report=False))
+    result.outputs["run"] = folder.run.root
+    result.metrics.update(trained.last_metrics)
+    result.curve = eval_curve(folder.run.timings)
+    if trained.export is not None:
+        result.outputs["export"] = folder.run.saved_model
+
+
+def _evaluate(options: DemoOptions, result: DemoResult) -> None:
+    """`odhelper evaluate --run-dir RUN` (best checkpoint) as a call."""
+    from odhelper.options.inference import EvaluateOptions
+    from odhelper.workflows.evaluate import evaluate
+
+    folder = DemoDir(options.out)
+    with log.to_dir(folder.run.root):
+        evaluation = evaluate(EvaluateOptions(run_dir=folder.run.root))
+    result.metrics.update(evaluation.metrics)
+    for row in evaluation.classes:
+        log.info("Class %-10s AP@0.5 %.4f  COCO AP %.4f  (%d boxes)", row.name, row.ap_voc,
+                 row.coco_ap, row.boxes)
+    result.outputs["evaluation"] = folder.run.eval_dir
+
+
+def _predict(options: DemoOptions, result: DemoResult) -> None:
+    """`odhelper predict --model RUN -i HOLDOUT -o PREDICTIONS --xml` as a call."""
+    from odhelper.options.inference import PredictOptions
+    from odhelper.workflows.predict import predict
+
+    folder = DemoDir(options.out)
+    predicted = predict(PredictOptions(model=folder.run.root, input=result.outputs["holdout"],
+                                       output=folder.predictions, xml=True,
+                                       threshold=options.threshold))
+    log.info("Predicted %d held-out pictures: %d detections, %.1f pictures/s",
+             predicted.pictures, predicted.detections, predicted.images_per_second)
+    result.outputs["predictions"] = folder.predictions
+
+
+def _report(options: DemoOptions, result: DemoResult) -> None:
+    from odhelper.options.inference import ReportOptions
+    from odhelper.workflows.report import report
+
+    folder = DemoDir(options.out)
+    with log.to_dir(folder.run.root):
+        result.outputs["report"] = report(ReportOptions(run_dir=folder.run.root))
+
+
+def eval_curve(timings: Path) -> list[dict]:
+    """[{step, minutes (since the run's first record), mAP@0.5}] from timings.jsonl."""
+    from datetime import datetime
+
+    if not timings.is_file():
+        return []
+    records = [json.loads(line) for line in timings.read_text().splitlines() if line.strip()]
+    evaluations = [r for r in records if r.get("stage") == "Evaluate model"
+                   and r.get("status") == "success" and PASCAL_MAP50 in r]
+    if not evaluations:
+        return []
+    origin = min(datetime.fromisoformat(r["start"]) for r in records if r.get("start"))
+    return [{"step": r.get("step"),
+             "minutes": round((datetime.fromisoformat(r["end"]) - origin).total_seconds() / 60, 2),
+             "map50": r.get(PASCAL_MAP50), "coco_ap50": r.get(COCO_AP50)}
+            for r in evaluations]
+
+
+def where_to_look(result: DemoResult) -> list[str]:
+    """The closing lines: what was made and the commands to look at it."""
+    lines = [f"Demo finished in {log.hms(result.seconds.get('total', 0))}"]
+    for name, seconds in result.seconds.items():
+        if name != "total":
+            lines.append(f"  {name:<10} {log.hms(seconds)}")
+    for name, value in result.metrics.items():
+        if name in HEADLINE_METRICS or name.startswith(PASCAL_CLASS_AP50):
+            lines.append(f"  {name} = {value:.4f}")
+    for point in result.curve:
+        lines.append(f"  step {point['step']} at {point['minutes']} min: Pascal mAP@0.5 "
+                     f"{point['map50']}, COCO AP50 {point['coco_ap50']}")
+    labels = {"pictures": "Synthetic LabelImg pictures", "dataset": "TFRecords",
+              "run": "Run directory", "export": "Exported SavedModel",
+              "predictions": "Predicted pictures", "report": "Report"}
+    for key, label in labels.items():
+        if key in result.outputs:
+            lines.append(f"{label + ':':<30} {result.outputs[key]}")
+    if "run" in result.outputs:
+        lines.append(f"{'TensorBoard:':<30} tensorboard --logdir {result.outputs['run']}")
+    return lines
+
+
+PIPELINE = (("generate", _generate), ("tfrecord", _tfrecord), ("run", _run),
+            ("evaluate", _evaluate), ("predict", _predict), ("report", _report))

@@ -1,0 +1,63 @@
+"""`odhelper predict`: run an exported detector over a folder of pictures and
+write drawn pictures, detections.csv and LabelImg XML."""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from odhelper import log
+from odhelper.constants import IMAGE_SUFFIXES
+from odhelper.engine import predictor
+from odhelper.errors import OdhelperError
+from odhelper.options.inference import PredictOptions
+from odhelper.report.predictions import CSV_NAME, csv_rows, write_csv, write_outputs
+
+
+@dataclass
+class PredictResult:
+    pictures: int = 0
+    detections: int = 0
+    seconds: float = 0.0
+    problems: list = field(default_factory=list)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.pictures / self.seconds if self.seconds else 0.0
+
+
+def predict(options: PredictOptions) -> PredictResult:
+    """Detect on every picture under options.input; write the chosen outputs."""
+    started = time.perf_counter()
+    model = predictor.load_model(options.model)
+    log.info("Loaded %s in %.1f s (input %s, classes: %s)", model.saved_model,
+             time.perf_counter() - started, model.input_size or "any size",
+             ", ".join(model.class_names.values()) or "numbers only")
+    root = options.input if options.input.is_dir() else options.input.parent
+    paths = predictor.list_images(options.input)
+    if not paths:
+        suffixes = ", ".join(IMAGE_SUFFIXES)
+        raise OdhelperError(f"{options.input}: no pictures ({suffixes})")
+    result, rows, pending = PredictResult(), [], []
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        stream = predictor.detect(model, paths, root, result.problems, options.threshold,
+                                  options.workers)
+        for prediction in log.progress(stream, total=len(paths), desc="predict", unit="img"):
+            result.pictures += 1
+            result.detections += len(prediction.scores)
+            rows.extend(csv_rows(prediction, model))
+            if options.draw or options.xml:
+                pending.append(pool.submit(write_outputs, prediction, model,
+                                           root / prediction.name, options.output,
+                                           options.draw, options.xml))
+            while len(pending) > 16:
+                pending.pop(0).result()
+        for job in pending:
+            job.result()
+    if options.csv:
+        write_csv(rows, options.output / CSV_NAME)
+    result.seconds = time.perf_counter() - started
+    for item in result.problems:
+        log.warning("%s: %s (%s): %s", item.file, item.reason, item.detail, item.action)
+    return result
