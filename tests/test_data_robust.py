@@ -142,31 +142,6 @@ def test_example_encoding_matches_protobuf_and_records_match_tf(tmp_path):
         list(recordio.read_records(path))
 
 
-def test_cached_example_encoder_writes_the_plain_encoders_bytes(monkeypatch):
-    """detection_chunks caches headers and repeating entries; over random images (0-3
-    boxes, names and paths past one-byte lengths, a cache cleared midway) its bytes
-    equal the plain, uncached encoding."""
-    monkeypatch.setattr(example, "_CACHE_LIMIT", 50)
-    chance = random.Random(7)
-    names = ["cat", "dög", "x" * 200]
-    label_ids = {name: i + 1 for i, name in enumerate(names)}
-    for number in range(600):
-        width, height = chance.choice([(64, 48), (640, 480), (20000, 9)])
-        boxes = [Box(chance.choice(names), chance.uniform(0, 10), chance.uniform(0, 10),
-                     chance.uniform(10, 60), chance.uniform(10, 40),
-                     difficult=chance.random() < 0.3, truncated=chance.random() < 0.3,
-                     pose=chance.choice(["Unspecified", "Left", ""]))
-                 for _ in range(chance.randint(0, 3))]
-        fields = dict(width=width, height=height, image_format=chance.choice(["jpeg", "png"]),
-                      filename=f"{number}.jpg" * chance.choice([1, 30]),
-                      source_id=f"sub/{number}.jpg", sha256=f"{number:064x}", boxes=boxes,
-                      label_ids=label_ids)
-        image = bytes(chance.choice([0, 5, 200, 20000]))
-        plain = b"".join(example.encode_chunks(example.detection_features(**fields),
-                                               "image/encoded", image))
-        assert example.detection_example(encoded=image, **fields) == plain, fields
-
-
 def test_label_map_round_trip_and_given_map(tmp_path):
     from odhelper.od import api
 
@@ -265,64 +240,3 @@ def test_keep_validate_grows_train_and_keeps_validation_bytes(tmp_path):
                                                        leaked.name}
     assert json.loads((tmp_path / "new" / "dataset.json").read_text())["kept_validation"]
     assert dataset_is_current(options(grown, tmp_path / "new", keep_validate=first))
-
-
-CSV_HELPER_CHECK = """
-import os
-import signal
-import sys
-from pathlib import Path
-import pandas as pd
-from odhelper.data import csvout
-out = Path(sys.argv[1])
-table = [("a.jpg", 10, 8, "cat", 1.0, 2.0, 5.0, 6.0, "sub/a.jpg")]
-helper = csvout.CsvWriter()
-assert helper._process is not None and helper._process.is_alive()  # forked: no threads here
-helper.submit([(table, out / "one.csv")])
-helper.finish()
-dead = csvout.CsvWriter()
-dead._process.kill()
-dead._process.join()
-dead.submit([(table, out / "two.csv")])
-dead.finish()  # written here instead
-csvout.LIFTED_SECONDS = csvout.IDLE_SECONDS = 0.5
-silent = csvout.CsvWriter()
-os.kill(silent._process.pid, signal.SIGSTOP)  # alive but never answers, as when starved
-silent.submit([(table, out / "three.csv")])
-silent.finish()  # written here after the grace period; the helper is killed
-assert silent._process is None and not list(out.glob(".*.tmp"))
-for name in ("one.csv", "two.csv", "three.csv"):
-    frame = pd.read_csv(out / name)
-    assert list(frame.columns) == csvout.COLUMNS, frame.columns
-    assert frame.iloc[0].tolist() == ["a.jpg", 10, 8, "cat", 1, 2, 5, 6, "sub/a.jpg"]
-print("ok")
-"""
-
-
-def test_csv_helper_writes_and_a_dead_or_silent_helper_costs_nothing(tmp_path):
-    # In a fresh interpreter: this one may hold TensorFlow's threads, and then no
-    # helper is forked at all.
-    result = subprocess.run([sys.executable, "-c", CSV_HELPER_CHECK, str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "ok"
-
-
-NUMPY_IMPORT_CHECK = """
-import os, sys
-os.environ.pop("OPENBLAS_NUM_THREADS", None)
-from odhelper.data import split
-assert "numpy" not in sys.modules
-split.import_numpy()
-print("numpy" in sys.modules, os.environ.get("OPENBLAS_NUM_THREADS"),
-      len(os.listdir("/proc/self/task")))
-"""
-
-
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
-def test_numpy_for_the_split_starts_no_blas_threads_and_leaves_the_environment():
-    # In a fresh interpreter: numpy is already loaded here.
-    result = subprocess.run([sys.executable, "-c", NUMPY_IMPORT_CHECK],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["True", "None", "1"]

@@ -140,35 +140,26 @@ def _shard_counts(parts: dict[str, list], options: TfrecordOptions) -> dict[str,
     return counts
 
 
-def _write_shards(parts, counts, label_ids, pool, output: Path, meanwhile
+def _write_shards(parts, counts, label_ids, pool, output: Path
                   ) -> tuple[dict[str, list[str]], list[tuple]]:
-    """Write all shards to temp files (in the pool if any) while `meanwhile()` runs in
-    this process. Items are numbered train first, then validate (as in the workers'
-    `context.items`). Returns the shard names per side and (side, items, result) per
-    shard."""
-    jobs, names, base = [], {}, 0
+    """Write all shards to temp files (in the pool if any). Items are numbered train
+    first, then validate (as in the workers' `context.items`). Returns the shard
+    names per side and (side, items, write_shard's result) per shard."""
+    names, shards, base = {}, [], 0
     for side, items in parts.items():
         names[side] = recordio.shard_names(side, counts[side])
         for number, name in enumerate(names[side]):
             numbers = list(range(base + number, base + len(items), counts[side]))
-            jobs.append((side, items[number::counts[side]], (str(output / name), numbers,
-                                                             label_ids)))
+            shards.append((side, items[number::counts[side]], str(output / name), numbers))
         base += len(items)
     bar = log.progress(total=base, desc="write", unit="img")
     results = []
     try:
-        if pool is None:
-            meanwhile()
-            for side, items, job in jobs:
-                results.append((side, items, worker.write_shard(*job)))
-                bar.update(len(items))
-        else:
-            futures = [(side, items, pool.submit(worker.write_shard, *job))
-                       for side, items, job in jobs]
-            meanwhile()
-            for side, items, future in futures:
-                results.append((side, items, future.result()))
-                bar.update(len(items))
+        written = pools.run(pool, worker.write_shard, [s[2] for s in shards],
+                            [s[3] for s in shards], [label_ids] * len(shards))
+        for (side, items, _, _), result in zip(shards, written):
+            results.append((side, items, result))
+            bar.update(len(items))
     finally:
         bar.close()
     return names, results
@@ -216,12 +207,12 @@ def _copy_label_map(options: TfrecordOptions, source: Path) -> str | None:
     return str(target)
 
 
-def _small_outputs(options: TfrecordOptions, label_ids, parts, output: Path,
-                   csv: csvout.CsvWriter) -> str | None:
-    """label_map.pbtxt (and its copy), train.csv, validate.csv; the copy's path."""
+def _small_outputs(options: TfrecordOptions, label_ids, parts, output: Path) -> str | None:
+    """label_map.pbtxt (and its copy), train.csv, validate.csv, validate.sha256; the
+    copy's path."""
     labelmap.write(label_ids, output / "label_map.pbtxt")
-    csv.submit([(csvout.rows(side_items), output / f"{side}.csv")
-                for side, side_items in parts.items()])
+    for side, side_items in parts.items():
+        csvout.write(csvout.rows(side_items), output / f"{side}.csv")
     keep.write_index(parts[split.VALIDATE], output)
     return _copy_label_map(options, output / "label_map.pbtxt")
 
@@ -268,9 +259,7 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
     context.items = [item for side_items in parts.values() for item in side_items]
     pool = pools.make_pool(options, context, len(context.items))
     try:
-        names, results = _write_shards(
-            parts, counts, label_ids, pool, output,
-            lambda: labelmap.write(label_ids, output / "label_map.pbtxt"))
+        names, results = _write_shards(parts, counts, label_ids, pool, output)
         parts = _written(results, report)
         if not any(parts.values()):
             raise _nothing_usable(options, found, report)
@@ -288,9 +277,9 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
 
 @contextlib.contextmanager
 def _collector_paused():
-    """Python's cyclic garbage collector off for the conversion (inherited by forked
-    workers). Each annotation leaves ~20 objects that live to the end and form no
-    cycles; the collector scanned them some 300 times, 0.15 s per 10,000 images."""
+    """Python's cyclic garbage collector off in this process for the conversion: the
+    items live to the end and form no cycles, yet every full collection would scan
+    them all again. (Pool workers collect as usual: worker.install_in_pool.)"""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -315,18 +304,14 @@ def _build_dataset(options: TfrecordOptions) -> dict:
     recordio.clean_temp_files(output)
     kept = keep.KeptValidation.load(options.keep_validate, output) \
         if options.keep_validate else None
-    csv = csvout.CsvWriter()  # forked first: before the walk, and before any thread exists
-    try:
-        index = discover.build_index(options.input, options.images)
-        if not index.xml_files:
-            raise OdhelperError(f"{options.input}: no *.xml annotations found "
-                                "(searched recursively)")
-        return _convert(options, index, kept, csv)
-    finally:
-        csv.close()
+    index = discover.build_index(options.input, options.images)
+    if not index.xml_files:
+        raise OdhelperError(f"{options.input}: no *.xml annotations found "
+                            "(searched recursively)")
+    return _convert(options, index, kept)
 
 
-def _convert(options: TfrecordOptions, index, kept, csv: csvout.CsvWriter) -> dict:
+def _convert(options: TfrecordOptions, index, kept) -> dict:
     output, found = options.output, len(index.xml_files)
     report = Report(strict=options.strict)
     context = _context(options, index, kept)
@@ -335,14 +320,13 @@ def _convert(options: TfrecordOptions, index, kept, csv: csvout.CsvWriter) -> di
     shard_names, parts = _second_pass(context, options, label_ids, parts, counts, report, found)
     _warn_empty_sides(parts)
     _report_twins(parts, report)
-    copied = _small_outputs(options, label_ids, parts, output, csv)
+    copied = _small_outputs(options, label_ids, parts, output)
     content = summary.dataset_record(options, label_ids, parts, shard_names, report,
                                      fingerprint(options, index), found)
     if kept is not None:
         kept.patch_record(content)
     content["label_map_copy"] = copied
     content["odhelper_version"] = __version__
-    csv.finish()  # the CSVs are complete before dataset.json says the folder is
     if kept is not None:  # after our CSVs: its validate.csv replaces ours
         kept.copy_into(output)
     files.write_json(output / DATASET_JSON, content)

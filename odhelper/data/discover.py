@@ -27,8 +27,6 @@ class FileIndex:
     by_name: dict[str, list[str]] = field(default_factory=dict)  # lower name -> image paths
     xml_files: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # XML and images: the fingerprinted files
-    # (path, size, mtime_ns) of `files`, if taken already (the pass-1 workers do)
-    stats: list[tuple[str, int, int]] | None = None
 
 
 def _walk(root: Path, index: FileIndex, collect_xml: bool, by_name: bool) -> None:
@@ -58,8 +56,7 @@ def _walk(root: Path, index: FileIndex, collect_xml: bool, by_name: bool) -> Non
 
 
 def build_index(input_dir: Path, images_dir: Path | None = None) -> FileIndex:
-    """Walk the input (and images) folders once; XML files in a sorted order. No file
-    is stat'ed here (see `file_stats`)."""
+    """Walk the input (and images) folders once; XML files in a sorted order."""
     roots = [input_dir.resolve()] + ([images_dir.resolve()] if images_dir else [])
     index = FileIndex(roots)
     _walk(roots[0], index, collect_xml=True, by_name=True)
@@ -83,9 +80,8 @@ def file_stats(paths: list[str]) -> list[tuple[str, int, int]]:
 
 def fingerprint_files(index: FileIndex) -> str:
     """Hash of every XML's and image's path, size and modification time."""
-    stats = index.stats if index.stats is not None else file_stats(index.files)
     digest = hashlib.sha256()
-    for path, size, mtime in sorted(stats):
+    for path, size, mtime in sorted(file_stats(index.files)):
         digest.update(f"{path}\0{size}\0{mtime}\n".encode())
     return digest.hexdigest()
 

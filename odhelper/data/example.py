@@ -17,10 +17,10 @@ from typing import Sequence
 
 from odhelper.data.annotation import Box
 
+# Varints of 0 .. 2**14 - 1 (most lengths and ids), looked up rather than computed.
 _SMALL = [bytes([n]) if n < 0x80 else bytes([(n & 0x7F) | 0x80, n >> 7]) for n in range(1 << 14)]
 # Tags of length-delimited fields 1, 2 and 3 (field number << 3 | wire type 2).
 _T1, _T2, _T3 = b"\x0a", b"\x12", b"\x1a"
-_FLOATS: dict[int, struct.Struct] = {}
 
 
 def _varint(value: int) -> bytes:
@@ -48,10 +48,7 @@ def bytes_feature(values: Sequence[bytes]) -> bytes:
 def float_feature(values: Sequence[float]) -> bytes:
     if not values:
         return _T2 + b"\x00"
-    packer = _FLOATS.get(len(values))
-    if packer is None:
-        packer = _FLOATS[len(values)] = struct.Struct(f"<{len(values)}f")
-    packed = packer.pack(*values)
+    packed = struct.pack(f"<{len(values)}f", *values)
     body = _T1 + _varint(len(packed)) + packed
     return _T2 + _varint(len(body)) + body
 
@@ -64,16 +61,10 @@ def int64_feature(values: Sequence[int]) -> bytes:
     return _T3 + _varint(len(body)) + body
 
 
-_KEYS: dict[str, bytes] = {}
-
-
 def _key(key: str) -> bytes:
-    """A map entry's key field, cached."""
-    encoded = _KEYS.get(key)
-    if encoded is None:
-        name = key.encode()
-        encoded = _KEYS[key] = _T1 + _varint(len(name)) + name
-    return encoded
+    """A map entry's key field."""
+    name = key.encode()
+    return _T1 + _varint(len(name)) + name
 
 
 def _entry(key: str, value: bytes) -> bytes:
@@ -111,92 +102,21 @@ def encode(features: dict[str, bytes]) -> bytes:
     return b"".join(encode_chunks(features))
 
 
-# Entries whose bytes repeat from image to image, or whose header depends only on
-# the key and the value's length: cached (cleared when large; this runs per image).
-_CACHE: dict[tuple, bytes] = {}
-_CACHE_LIMIT = 1 << 16
-
-
-def _cached(key: tuple, make) -> bytes:
-    found = _CACHE.get(key)
-    if found is None:
-        if len(_CACHE) >= _CACHE_LIMIT:
-            _CACHE.clear()
-        found = _CACHE[key] = make()
-    return found
-
-
-def _one_bytes(key: str, value: bytes) -> bytes:
-    """Entry of a one-value BytesList: a cached header (key, lengths) + the value."""
-    head = _CACHE.get(("bytes", key, len(value)))
-    if head is None:
-        whole = _entry(key, bytes_feature([value]))
-        head = _cached(("bytes", key, len(value)), lambda: whole[:len(whole) - len(value)])
-    return head + value
-
-
-def _floats(key: str, values: list[float]) -> bytes:
-    """Entry of a FloatList: a cached header (key, count) + the packed values."""
-    packer = _FLOATS.get(len(values))
-    if packer is None:
-        packer = _FLOATS[len(values)] = struct.Struct(f"<{len(values)}f")
-    packed = packer.pack(*values)
-    head = _CACHE.get(("floats", key, len(values)))
-    if head is None:
-        whole = _entry(key, float_feature(values))
-        head = _cached(("floats", key, len(values)), lambda: whole[:len(whole) - len(packed)])
-    return head + packed
-
-
-def _classes(boxes: Sequence[Box], label_ids: dict[str, int]) -> bytes:
-    """The five per-box class entries (label, text, difficult, truncated, view),
-    cached by their values: few combinations repeat over a whole dataset."""
-    values = tuple([(label_ids[b.name], b.name, b.difficult, b.truncated, b.pose)
-                    for b in boxes])
-    found = _CACHE.get(("classes", values))
-    if found is None:
-        found = _cached(("classes", values), lambda: b"".join([
-            _entry("image/object/class/label", int64_feature([v[0] for v in values])),
-            _entry("image/object/class/text", bytes_feature([v[1].encode() for v in values])),
-            _entry("image/object/difficult", int64_feature([int(v[2]) for v in values])),
-            _entry("image/object/truncated", int64_feature([int(v[3]) for v in values])),
-            _entry("image/object/view", bytes_feature([v[4].encode() for v in values]))]))
-    return found
-
-
-def _int(key: str, value: int) -> bytes:
-    found = _CACHE.get(("int", key, value))
-    if found is None:
-        found = _cached(("int", key, value), lambda: _entry(key, int64_feature([value])))
-    return found
-
-
 def detection_chunks(*, encoded: bytes, image_format: str, width: int, height: int,
                      filename: str, source_id: str, sha256: str, boxes: Sequence[Box],
                      label_ids: dict[str, int]) -> list[bytes]:
-    """The Example the OD API's TfExampleDecoder reads: image, size, ids, normalised boxes.
-    Keys in sorted order, as `encode_chunks` writes them (the same bytes: tested)."""
-    small = b"".join([
-        _one_bytes("image/filename", filename.encode()),
-        _one_bytes("image/format", image_format.encode()),
-        _int("image/height", height),
-        _one_bytes("image/key/sha256", sha256.encode()),
-        _floats("image/object/bbox/xmax", [b.xmax / width for b in boxes]),
-        _floats("image/object/bbox/xmin", [b.xmin / width for b in boxes]),
-        _floats("image/object/bbox/ymax", [b.ymax / height for b in boxes]),
-        _floats("image/object/bbox/ymin", [b.ymin / height for b in boxes]),
-        _classes(boxes, label_ids),
-        _one_bytes("image/source_id", source_id.encode()),
-        _int("image/width", width),
-    ])
-    return _framed(small, "image/encoded", encoded)
+    """The Example the OD API's TfExampleDecoder reads: image, size, ids, normalised
+    boxes; as chunks, the image bytes not copied."""
+    features = detection_features(width=width, height=height, image_format=image_format,
+                                  filename=filename, source_id=source_id, sha256=sha256,
+                                  boxes=boxes, label_ids=label_ids)
+    return encode_chunks(features, "image/encoded", encoded)
 
 
 def detection_features(*, width: int, height: int, image_format: str, filename: str,
                        source_id: str, sha256: str, boxes: Sequence[Box],
                        label_ids: dict[str, int]) -> dict[str, bytes]:
-    """The same Example's features (but the image) for `encode_chunks`: the plain,
-    uncached form, kept as the reference `detection_chunks` is tested against."""
+    """The detection Example's features but the image, for `encode_chunks`."""
     return {
         "image/filename": bytes_feature([filename.encode()]),
         "image/format": bytes_feature([image_format.encode()]),

@@ -1,6 +1,6 @@
 """Read a JPEG's size, components and EXIF orientation from its markers (no PIL).
 
-About 20x cheaper than `PIL.Image.open` for the common case; anything unusual
+Far cheaper than `PIL.Image.open` for the common case; anything unusual
 (no SOF before SOS, 12-bit, DNL height, odd EXIF) returns None and the caller
 falls back to PIL.
 """

@@ -1,26 +1,30 @@
 """The worker pools of the two passes, and pass 1 itself (see worker.py).
 
-    make_pool(options, context, jobs) -> ProcessPoolExecutor | None (None: in-process)
+    make_pool(options, context, images) -> ProcessPoolExecutor | None (None: in-process)
+    run(pool, function, *arguments) -> the results, in order
     first_pass(index, context, options) -> list[worker.Item]
 """
 from __future__ import annotations
 
 import multiprocessing
 import sys
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 from odhelper import log
-from odhelper.data import discover, split, worker
+from odhelper.data import discover, worker
 from odhelper.options.data import TfrecordOptions
 
-SERIAL_BELOW = 48  # images; fewer are handled in-process (no pool start-up)
+SERIAL_BELOW = 48  # images per worker; fewer are handled in-process (no pool start-up)
+
+
+def worker_count(options: TfrecordOptions, images: int) -> int:
+    return min(options.worker_count, max(1, images // SERIAL_BELOW))
 
 
 def make_pool(options: TfrecordOptions, context: worker.Context, images: int):
-    """A pool sized for `images`, its workers started and holding `context`."""
-    workers = min(options.worker_count, max(1, images // SERIAL_BELOW))
+    """A pool sized for `images`, each worker holding `context`; None: work here."""
+    workers = worker_count(options, images)
     if workers <= 1:
         worker.install(context)
         return None
@@ -29,51 +33,33 @@ def make_pool(options: TfrecordOptions, context: worker.Context, images: int):
     safe_to_fork = "tensorflow" not in sys.modules
     method = "fork" if safe_to_fork and "fork" in multiprocessing.get_all_start_methods() \
         else "spawn"
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                               initializer=worker.install_in_pool,
-                               initargs=(context,))
-    pool.submit(int).result()  # start the workers now, before any thread of ours exists
-    return pool
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                               initializer=worker.install_in_pool, initargs=(context,))
+
+
+def run(pool: ProcessPoolExecutor | None, function, *arguments):
+    """`function` over the argument lists, in the pool if any; the results in order."""
+    return map(function, *arguments) if pool is None else pool.map(function, *arguments)
 
 
 def first_pass(index: discover.FileIndex, context: worker.Context,
                options: TfrecordOptions) -> list[worker.Item]:
-    """Every XML read; with a pool, `index.stats` are taken alongside."""
+    """Every XML read, in chunks (a few dozen: even work for any pool size)."""
     clock = time.perf_counter()
-    pool = make_pool(options, context, len(index.xml_files))
-    prefetch = None
-    if pool is not None:  # numpy (for the split) imported while this process waits
-        prefetch = threading.Thread(target=split.import_numpy, daemon=True)
-        prefetch.start()
-    try:
-        items = _read_annotations(index, pool)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-            prefetch.join()
-    log.info("Read %d annotations in %.2f s (%d workers)", len(items),
-             time.perf_counter() - clock, pool._max_workers if pool else 1)
-    return items
-
-
-def _read_annotations(index: discover.FileIndex, pool) -> list[worker.Item]:
     xml_files = index.xml_files
+    pool = make_pool(options, context, len(xml_files))
+    size = max(1, min(256, len(xml_files) // 64))
+    chunks = [xml_files[i:i + size] for i in range(0, len(xml_files), size)]
     bar = log.progress(total=len(xml_files), desc="annotations", unit="xml")
     items: list[worker.Item] = []
-    if pool is None:
-        for path in xml_files:
-            items.append(worker.read_annotation(path))
-            bar.update()
-    else:
-        size = max(8, min(256, len(xml_files) // (pool._max_workers * 8) or 1))
-        chunks = [xml_files[i:i + size] for i in range(0, len(xml_files), size)]
-        results = pool.map(worker.read_annotations, chunks)
-        step = max(1, len(index.files) // (pool._max_workers * 4))
-        stats = [pool.submit(discover.file_stats, index.files[i:i + step])
-                 for i in range(0, len(index.files), step)]
-        for result in results:
+    try:
+        for result in run(pool, worker.read_annotations, chunks):
             items.extend(result)
             bar.update(len(result))
-        index.stats = [stat for future in stats for stat in future.result()]
-    bar.close()
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    log.info("Read %d annotations in %.2f s (%d workers)", len(items),
+             time.perf_counter() - clock, worker_count(options, len(xml_files)))
     return items

@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 
-from odhelper.data.annotation import compact_pickle
 from odhelper.errors import OdhelperError
 
 # Severity: "error" = the image is not converted, "warning" = part of it was
@@ -48,7 +47,6 @@ REASONS: dict[str, tuple[str, str]] = {
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
-@compact_pickle
 @dataclass(frozen=True)
 class Problem:
     file: str

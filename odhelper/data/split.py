@@ -16,12 +16,9 @@ their content digest, never by path or discovery order.
 from __future__ import annotations
 
 import hashlib
-import os
-import sys
 from dataclasses import dataclass, field
 
 TRAIN, VALIDATE = "train", "validate"
-_BLAS_THREADS = "OPENBLAS_NUM_THREADS"
 
 
 @dataclass
@@ -84,7 +81,6 @@ def _take(unit: Unit, side: str, wants: dict) -> None:
 
 def split_units(units: list[Unit], validate_fraction: float, seed: int) -> dict[str, str]:
     """{unit key: 'train' | 'validate'}."""
-    import_numpy()
     ordered = sorted(units, key=lambda u: _order(seed, u.key))
     wants = _wants(ordered, validate_fraction, minimum=True)
     remaining = {u.key: u for u in ordered}
@@ -111,23 +107,6 @@ def split_units(units: list[Unit], validate_fraction: float, seed: int) -> dict[
         assignment[unit.key] = side
         _take(unit, side, wants)
     return _refine(ordered, assignment, validate_fraction)
-
-
-def import_numpy() -> None:
-    """Import numpy (0.1 s) ahead of `split_units`, e.g. in a thread while waiting,
-    with one OpenBLAS thread: its default extra threads spin-wait after start-up
-    (0.1 s of CPU taken from the workers), and the split's arrays are small."""
-    if "numpy" in sys.modules:
-        return
-    saved = os.environ.get(_BLAS_THREADS)
-    os.environ[_BLAS_THREADS] = "1"
-    try:
-        import numpy  # noqa: F401
-    finally:
-        if saved is None:
-            del os.environ[_BLAS_THREADS]
-        else:
-            os.environ[_BLAS_THREADS] = saved
 
 
 def _cost(val_images, val_boxes, val_total, target_images, target_boxes, target_total,

@@ -1,4 +1,4 @@
-"""Counts per class and split: the dataset.json record and the seed tool's log table."""
+"""Counts per class and split: the dataset.json record and the original helper tool's log table."""
 from __future__ import annotations
 
 from odhelper import log

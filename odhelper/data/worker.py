@@ -11,7 +11,8 @@
 
 Both run in a process pool (or in-process for small inputs). The pool's
 initializer installs the shared, read-only context (file index, classes,
-options) once per worker.
+options, and in pass 2 the planned items) once per worker; pass 2 sends back
+only what it learnt about each item.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odhelper.data import example, images, recordio, voc
-from odhelper.data.annotation import Annotation, Box, compact_pickle
+from odhelper.data.annotation import Annotation, Box
 from odhelper.data.discover import FileIndex, ImageFinder, unsafe_reason
 from odhelper.data.problems import Problem, problem
 
@@ -42,7 +43,6 @@ class Context:
     items: list | None = None  # pass 2: every planned Item (a forked worker inherits them)
 
 
-@compact_pickle
 @dataclass
 class Item:
     """One annotated image (small: no pixel data). After pass 1 `boxes` are the
@@ -75,26 +75,10 @@ def install(context: Context) -> None:
 
 
 def install_in_pool(context: Context) -> None:
-    """A pool worker's initializer: the context, and glibc told to keep freed memory.
-    Each image is read into a new buffer; by default glibc hands large freed blocks
-    back to the kernel and the next read faults fresh pages in again, which cost the
-    write phase 2.3 s of system time per GB here (halved with this).
-    The cyclic garbage collector: off in pass 1 (which makes no cycles), and in
-    pass 2 on for new objects only (an image library's rare cycle is still freed)."""
+    """A pool worker's initializer: the context, and the garbage collector on (a
+    forked worker inherits it paused from build.py)."""
+    gc.enable()
     install(context)
-    if context.items is None:
-        gc.disable()
-    else:
-        gc.freeze()
-        gc.enable()
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD
-        libc.mallopt(-3, 256 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
 
 
 def _relative(path: str, roots: list[Path]) -> str:
@@ -143,7 +127,7 @@ def _read_annotation(xml_path: str, item: Item) -> None:
     ctx: Context = _context["ctx"]
     rel = item.xml
     try:
-        annotation, item.has_size, item.problems = voc.parse(_read(xml_path), rel)
+        annotation, item.has_size, item.problems = voc.parse(Path(xml_path).read_bytes(), rel)
     except voc.VocError as exc:
         item.problems = [exc.problem]
         return
@@ -170,7 +154,7 @@ def _read_annotation(xml_path: str, item: Item) -> None:
         return
     try:
         if ctx.hash_early:
-            data = _read(image_path)
+            data = Path(image_path).read_bytes()
             item.sha256, item.nbytes = hashlib.sha256(data).hexdigest(), len(data)
         else:
             item.nbytes = os.stat(image_path).st_size
@@ -178,19 +162,6 @@ def _read_annotation(xml_path: str, item: Item) -> None:
         item.problems.append(problem(rel, "unreadable_image", f"{item.image_name}: {exc}"))
         return
     item.annotation, item.usable = annotation, True
-
-
-def _read(path: str, size: int = 0) -> bytes:
-    """The whole file in as few system calls as can be (no stat, no file object:
-    3 us less per file than open().read()); `size` is what it is expected to hold."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        parts = [os.read(fd, size + 1 if size else 1 << 16)]
-        while parts[-1]:
-            parts.append(os.read(fd, max(1 << 20, len(parts[-1]))))
-        return parts[0] if len(parts) == 2 else b"".join(parts)
-    finally:
-        os.close(fd)
 
 
 def inspect_image(item: Item) -> bytes | None:
@@ -212,7 +183,7 @@ def _inspect_image(item: Item) -> bytes | None:
     rel, annotation = item.xml, item.annotation
     item.usable = False
     try:
-        data = _read(item.image_path, item.nbytes)
+        data = Path(item.image_path).read_bytes()
         probe = images.probe(data, ctx.verify_pixels)
     except OSError as exc:
         item.problems.append(problem(rel, "unreadable_image", f"{item.image_name}: {exc}"))
@@ -272,7 +243,7 @@ def _records(items: list[Item], label_ids: dict[str, int]):
 
 
 def _outcome(item: Item, candidates: list[Box]) -> tuple:
-    """What pass 2 learnt about an item, compact for the way back to the parent."""
+    """What pass 2 learnt about an item (its boxes only if they changed)."""
     same = len(item.boxes) == len(candidates) and all(
         a is b for a, b in zip(item.boxes, candidates))
     return (item.usable, item.width, item.height, item.sha256, item.nbytes, item.format,
