@@ -15,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from odhelper import files
+from odhelper import files, signals
 from odhelper.data import split
 
 # How long `finish` waits for a helper still busy, with normal priority or idle.
@@ -62,8 +62,9 @@ def _normal_priority(pid: int) -> bool:
         return False
 
 
-def _serve(conn, parent_end) -> None:
+def _serve(conn, parent_end, parent_pid: int) -> None:
     """The helper: import pandas now, then write the CSVs it is sent."""
+    signals.die_with_parent(parent_pid)
     parent_end.close()  # so that a dead parent means EOF here
     _idle_priority()
     split.import_numpy()  # with one OpenBLAS thread, for pandas
@@ -96,7 +97,8 @@ class CsvWriter:
         if _fork_is_safe():
             context = multiprocessing.get_context("fork")
             parent_end, child_end = context.Pipe()
-            self._process = context.Process(target=_serve, args=(child_end, parent_end),
+            self._process = context.Process(target=_serve,
+                                            args=(child_end, parent_end, os.getpid()),
                                             daemon=True, name="odhelper-csv")
             self._process.start()
             child_end.close()

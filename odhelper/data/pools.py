@@ -5,13 +5,15 @@
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from odhelper import log
+from odhelper import log, signals
 from odhelper.data import discover, split, worker
 from odhelper.options.data import TfrecordOptions
 
@@ -30,10 +32,30 @@ def make_pool(options: TfrecordOptions, context: worker.Context, images: int):
     method = "fork" if safe_to_fork and "fork" in multiprocessing.get_all_start_methods() \
         else "spawn"
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                               initializer=worker.install_in_pool,
-                               initargs=(context,))
+                               initializer=_start_worker, initargs=(os.getpid(), context))
     pool.submit(int).result()  # start the workers now, before any thread of ours exists
     return pool
+
+
+def _start_worker(parent_pid: int, context: worker.Context) -> None:
+    signals.die_with_parent(parent_pid)  # no orphans after a kill -9; Ctrl-C is the parent's
+    worker.install_in_pool(context)
+
+
+@contextlib.contextmanager
+def running(pool):
+    """Shut `pool` down after the block; on Ctrl-C or an error its workers are killed
+    at once rather than waited for."""
+    try:
+        yield pool
+    except BaseException:
+        if pool is not None:
+            for process in list((pool._processes or {}).values()):
+                process.kill()
+            pool.shutdown(cancel_futures=True)
+        raise
+    if pool is not None:
+        pool.shutdown(cancel_futures=True)
 
 
 def first_pass(index: discover.FileIndex, context: worker.Context,
@@ -46,10 +68,10 @@ def first_pass(index: discover.FileIndex, context: worker.Context,
         prefetch = threading.Thread(target=split.import_numpy, daemon=True)
         prefetch.start()
     try:
-        items = _read_annotations(index, pool)
+        with running(pool):
+            items = _read_annotations(index, pool)
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        if prefetch is not None:
             prefetch.join()
     log.info("Read %d annotations in %.2f s (%d workers)", len(items),
              time.perf_counter() - clock, pool._max_workers if pool else 1)
