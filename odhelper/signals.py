@@ -17,6 +17,9 @@ import sys
 import threading
 
 
+STOPPING = {signal.SIGINT, signal.SIGTERM}
+
+
 class Stopped(KeyboardInterrupt):
     """The process was asked to stop by a signal other than Ctrl-C's SIGINT."""
 
@@ -52,13 +55,28 @@ def held_off():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {number: signal.signal(number, signal.SIG_IGN)
-                for number in (signal.SIGINT, signal.SIGTERM)}
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in STOPPING}
     try:
         yield
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def deferred():
+    """Ctrl-C and SIGTERM wait until the block is over (they arrive then): for
+    starting child processes, where a signal inside fork's hooks would be lost
+    with a traceback. Children started inside inherit the block; `die_with_parent`
+    lifts it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -67,6 +85,7 @@ def die_with_parent(parent_pid: int) -> None:
     default action (the parent's handler, inherited by a forked worker, is not ours)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)
     if sys.platform.startswith("linux"):
         try:
             import ctypes

@@ -268,7 +268,7 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
     # A pool forked now inherits the planned items: they need not be sent.
     context.items = [item for side_items in parts.values() for item in side_items]
     try:
-        with pools.running(pools.make_pool(options, context, len(context.items))) as pool:
+        with pools.running(options, context, len(context.items)) as pool:
             names, results = _write_shards(
                 parts, counts, label_ids, pool, output,
                 lambda: labelmap.write(label_ids, output / "label_map.pbtxt"))

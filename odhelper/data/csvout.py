@@ -77,9 +77,13 @@ def _serve(conn, parent_end, parent_pid: int) -> None:
     try:
         for table, path in jobs:
             write(table, path)
-        conn.send(None)
+        reply = None
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which retries
-        conn.send(f"{type(exc).__name__}: {exc}")
+        reply = f"{type(exc).__name__}: {exc}"
+    try:
+        conn.send(reply)
+    except OSError:  # the parent stopped (Ctrl-C) and closed its end
+        pass
 
 
 def _fork_is_safe() -> bool:
@@ -100,7 +104,8 @@ class CsvWriter:
             self._process = context.Process(target=_serve,
                                             args=(child_end, parent_end, os.getpid()),
                                             daemon=True, name="odhelper-csv")
-            self._process.start()
+            with signals.deferred():
+                self._process.start()
             child_end.close()
             self._conn = parent_end
 

@@ -1,10 +1,12 @@
 """The worker pools of the two passes, and pass 1 itself (see worker.py).
 
     make_pool(options, context, jobs) -> ProcessPoolExecutor | None (None: in-process)
+    with running(options, context, jobs) as pool: ...   (shut down after; killed on Ctrl-C)
     first_pass(index, context, options) -> list[worker.Item]
 """
 from __future__ import annotations
 
+import concurrent.futures.process
 import contextlib
 import multiprocessing
 import os
@@ -43,32 +45,65 @@ def _start_worker(parent_pid: int, context: worker.Context) -> None:
 
 
 @contextlib.contextmanager
-def running(pool):
-    """Shut `pool` down after the block; on Ctrl-C or an error its workers are killed
-    at once rather than waited for."""
+def running(options: TfrecordOptions, context: worker.Context, images: int):
+    """`make_pool`'s pool for the block, shut down after it; on Ctrl-C or an error its
+    workers are killed at once rather than waited for."""
+    pool = None
     try:
+        with signals.deferred():  # a Ctrl-C now arrives once `pool` is set
+            pool = make_pool(options, context, images)
         yield pool
     except BaseException:
-        if pool is not None:
+        _shut_down(pool, kill=True)
+        raise
+    _shut_down(pool, kill=False)
+
+
+@contextlib.contextmanager
+def _quiet_manager_thread():
+    """Python 3.11's pool manager fails futures that `map` had cancelled when its
+    workers die (InvalidStateError in its thread): expected here, not worth a traceback."""
+    previous = threading.excepthook
+
+    def hook(args) -> None:
+        if not isinstance(args.exc_value, concurrent.futures.InvalidStateError):
+            previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+
+
+def _shut_down(pool: ProcessPoolExecutor | None, kill: bool) -> None:
+    """Shut the pool down (not to be cut short by Ctrl-C); `kill`: its workers first."""
+    if pool is None:
+        return
+    with signals.deferred(), _quiet_manager_thread():
+        manager = pool._executor_manager_thread
+        if kill:  # the pool breaks and fails what is pending
             for process in list((pool._processes or {}).values()):
                 process.kill()
-            pool.shutdown(cancel_futures=True)
-        raise
-    if pool is not None:
         pool.shutdown(cancel_futures=True)
+        # Python 3.11 would wake the finished manager thread once more at exit, through
+        # a pipe already closed, if anything still refers to it: a traceback at exit.
+        wakeups = concurrent.futures.process._threads_wakeups
+        for thread in [manager, *wakeups]:
+            if thread is not None and not thread.is_alive():
+                wakeups.pop(thread, None)
 
 
 def first_pass(index: discover.FileIndex, context: worker.Context,
                options: TfrecordOptions) -> list[worker.Item]:
     """Every XML read; with a pool, `index.stats` are taken alongside."""
     clock = time.perf_counter()
-    pool = make_pool(options, context, len(index.xml_files))
     prefetch = None
-    if pool is not None:  # numpy (for the split) imported while this process waits
-        prefetch = threading.Thread(target=split.import_numpy, daemon=True)
-        prefetch.start()
     try:
-        with running(pool):
+        with running(options, context, len(index.xml_files)) as pool:
+            if pool is not None:  # numpy (for the split) imported while this process waits
+                prefetch = threading.Thread(target=split.import_numpy, daemon=True)
+                prefetch.start()
             items = _read_annotations(index, pool)
     finally:
         if prefetch is not None:
