@@ -298,7 +298,7 @@ def write_shard(target: str, numbers: list[int], label_ids: dict[str, int]) -> d
         with open(temp, "wb") as stream:
             written = recordio.write_records(stream, _records(items, label_ids))
     except OSError as exc:  # a full disk: the parent removes the temp shards
-        raise files.named(exc, temp) from None
+        raise files.named(exc, target) from None
     return {"target": target, "temp": str(temp), "bytes": written,
             "records": sum(1 for item in items if item.usable),
             "outcomes": [_outcome(item, boxes) for item, boxes in zip(items, candidates)]}
