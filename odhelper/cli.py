@@ -79,11 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def environment_message(exc: OSError) -> str:
     """'PATH: errno text' (one line; the path is the one the system named)."""
     import errno
+    import os
 
-    reason = exc.strerror or str(exc)
-    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+    reason, where = exc.strerror or str(exc), exc.filename2 or exc.filename
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and where and not os.path.isdir(where):
         reason += " (a file is where a folder is needed)"
-    where = exc.filename2 or exc.filename
     return f"{where}: {reason}" if where else reason
 
 
