@@ -18,8 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def odhelper(*argv, **kwargs) -> subprocess.Popen:
-    """`python -m odhelper ARGV` of this checkout, in its own process group."""
+    """`python -m odhelper ARGV` of this checkout, in its own process group (a tfrecord
+    leaves the checkout's label_maps/ alone)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if "tfrecord" in argv:
+        argv = (*argv, "--no-copy-label-map")
     return subprocess.Popen([sys.executable, "-m", "odhelper", *map(str, argv)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, start_new_session=True, **kwargs)
