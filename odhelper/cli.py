@@ -53,9 +53,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
-    from odhelper import log
+    from odhelper import log, signals
 
     log.setup(verbose=args.verbose)
+    signals.stop_on_sigterm()
     module = args.module
     try:
         options_class = module.options_class()
@@ -64,12 +65,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         from odhelper.options.fields import from_namespace
         return int(module.run(from_namespace(options_class, args)) or 0)
     except OdhelperError as exc:
-        log.error("%s", exc)
-        print(f"odhelper {args.command}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"odhelper {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _failed(args, str(exc), exc.exit_code)
+    except OSError as exc:  # the environment: full disk, read-only or missing folder, ...
+        return _failed(args, environment_message(exc), 1)
+    except MemoryError:
+        return _failed(args, "out of memory (try fewer --workers or a smaller --batch-size)", 1)
+    except KeyboardInterrupt as exc:
+        log.warning("%s: stopped by %s", args.command, signals.how_stopped(exc))
+        print(f"odhelper {args.command}: stopped by {signals.how_stopped(exc)}", file=sys.stderr)
+        return signals.exit_code(exc)
+
+
+def environment_message(exc: OSError) -> str:
+    """'PATH: errno text' (one line; the path is the one the system named)."""
+    import errno
+    import os
+
+    reason, where = exc.strerror or str(exc), exc.filename2 or exc.filename
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and where and not os.path.isdir(where):
+        reason += " (a file is where a folder is needed)"
+    return f"{where}: {reason}" if where else reason
+
+
+def _failed(args, message: str, code: int) -> int:
+    """Log the one-line reason (with the traceback under -v) and return `code`."""
+    from odhelper import log
+
+    if args.verbose:
+        log.exception("%s", message)
+    else:
+        log.error("%s", message)
+    print(f"odhelper {args.command}: error: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,9 +32,19 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, target)
+    except OSError as exc:
+        raise named(exc, target) from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def named(exc: OSError, path: str | os.PathLike) -> OSError:
+    """`exc` itself when it names a file, else the same error naming `path` (a write
+    to a full disk names none)."""
+    if exc.filename is not None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def remove_leftovers(target: str | os.PathLike) -> None:
@@ -41,6 +52,24 @@ def remove_leftovers(target: str | os.PathLike) -> None:
     target = Path(target)
     for leftover in target.parent.glob(f".{target.name}.*.tmp"):
         leftover.unlink(missing_ok=True)
+
+
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}.*\.tmp$")  # what atomic_path/atomic_dir make
+
+
+def remove_all_leftovers(folder: str | os.PathLike) -> int:
+    """Remove every temp file or folder `atomic_path`/`atomic_dir` left in `folder`
+    (not below it) in a killed process; how many. Only for a folder whose one writer
+    is the caller (it holds the folder's lock)."""
+    removed = 0
+    for leftover in Path(folder).glob(".*.tmp"):
+        if _TEMP_NAME.match(leftover.name):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ info = absl_logging.info
 warning = absl_logging.warning
 error = absl_logging.error
 debug = absl_logging.debug
+exception = absl_logging.exception
 
 
 def _absl_logger() -> logging.Logger:
@@ -62,10 +63,23 @@ def _point_at(directory: Path | None) -> None:
     _state.update(dir=None, file_handler=None)
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(directory / LOG_FILE, encoding="utf-8")
+        file_handler = _FileHandler(directory / LOG_FILE, encoding="utf-8")
         file_handler.setFormatter(logging.Formatter(FORMAT))
         logger.addHandler(file_handler)
         _state.update(dir=directory, file_handler=file_handler)
+
+
+class _FileHandler(logging.FileHandler):
+    """odhelper.log; when it cannot be written (a full disk), one line says so and
+    the log goes on on the terminal only, instead of a traceback per line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        _absl_logger().removeHandler(self)
+        if _state["file_handler"] is self:
+            _state["file_handler"] = None
+        print(f"odhelper: {self.baseFilename}: {getattr(error, 'strerror', None) or error}; "
+              "logging to the terminal only", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -109,8 +123,12 @@ def record(entry: dict[str, Any]) -> None:
     directory = _state["dir"]
     if directory is None:
         return
-    with open(directory / TIMINGS_FILE, "a", encoding="utf-8") as stream:
-        stream.write(json.dumps(entry, default=str) + "\n")
+    path = directory / TIMINGS_FILE
+    try:
+        with open(path, "a", encoding="utf-8") as stream:
+            stream.write(json.dumps(entry, default=str) + "\n")
+    except OSError as exc:  # a full disk must not hide what the stage did
+        warning("%s: %s; stage %r not recorded", path, exc.strerror or exc, entry.get("stage"))
 
 
 class Stage:
@@ -137,7 +155,7 @@ def stage(name: str, what: str | None = None, **fields: Any) -> Iterator[Stage]:
         yield handle
     except BaseException as exc:  # noqa: B902 - also Ctrl-C: record, then re-raise
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        reason = f"{type(exc).__name__}: {exc}"
+        reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
         raise
     finally:
         seconds = time.perf_counter() - clock

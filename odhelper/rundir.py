@@ -9,6 +9,7 @@
       train/  eval/        TensorBoard events; eval/ also holds the tables
       export/              saved_model/, checkpoint/, pipeline.config, label map
       report.html  odhelper.log  timings.jsonl  train_done.json
+      .odhelper.lock       held while a command writes here (odhelper/lock.py)
 
 This module owns that layout: other modules ask a `RunDir` for a place and
 never spell a path. It also owns which checkpoint "best", "last" or "ckpt-N"
@@ -21,6 +22,7 @@ import json
 import re
 from pathlib import Path
 
+from odhelper import lock as folder_lock
 from odhelper import log
 from odhelper.errors import OdhelperError
 
@@ -31,7 +33,16 @@ TFLITE_MODEL = "model.tflite"
 CHECKPOINT_INDEX = "checkpoint"  # the file tf.train.CheckpointManager keeps per folder
 
 
-class RunDir:
+class _OneWriter:
+    """`with folder.locked("run"):` one writing process at a time (odhelper/lock.py)."""
+
+    root: Path
+
+    def locked(self, command: str):
+        return folder_lock.held(self.root, command)
+
+
+class RunDir(_OneWriter):
     """Places of one run directory (nothing is created until written)."""
 
     def __init__(self, root: str | Path):
@@ -64,6 +75,7 @@ class RunDir:
     log_file = property(lambda self: self.root / log.LOG_FILE)
     timings = property(lambda self: self.root / log.TIMINGS_FILE)
     default_dataset = property(lambda self: self.root / "dataset")
+    lock = property(lambda self: self.root / folder_lock.LOCK_FILE)
 
     # -- training state, read without TensorFlow ------------------------------------
     def latest_step(self) -> int:
@@ -170,7 +182,7 @@ def find_saved_model(model: str | Path) -> Path:
                         "`odhelper export` first")
 
 
-class ActiveDir:
+class ActiveDir(_OneWriter):
     """`odhelper active-learn`'s folder: rounds, datasets, adopted pictures, the run.
 
     RUN/active.json, inputs/boxed (link) + inputs/adopted/<class>/, dataset-N/,
@@ -195,7 +207,7 @@ class ActiveDir:
         return sorted(self.root.glob("dataset-*"))
 
 
-class DemoDir:
+class DemoDir(_OneWriter):
     """`odhelper demo`'s folder: synthetic/ pictures, dataset/, run/, predictions/."""
 
     def __init__(self, root: str | Path):

@@ -16,6 +16,8 @@ def run(options) -> int:
     from odhelper.rundir import ActiveDir
     from odhelper.workflows.active_learn import active_learn
 
-    save_yaml(options, ActiveDir(options.run_dir).options_file)
-    active_learn(options)
+    folder = ActiveDir(options.run_dir)
+    with folder.locked("active-learn"):
+        save_yaml(options, folder.options_file)
+        active_learn(options)
     return 0

@@ -20,7 +20,7 @@ def run(options) -> int:
     from odhelper.workflows.evaluate import evaluate
 
     run_dir = RunDir(options.run_dir).require()
-    with log.to_dir(run_dir.root):
+    with run_dir.locked("evaluate"), log.to_dir(run_dir.root):
         with log.stage("Evaluation", "evaluation", checkpoint=options.checkpoint) as stage:
             result = evaluate(options)
             stage.extra.update(step=result.step, checkpoint=result.checkpoint)

@@ -17,7 +17,7 @@ def run(options) -> int:
     from odhelper.rundir import RunDir
 
     run_dir = RunDir(options.run_dir).require()
-    with log.to_dir(run_dir.root):
+    with run_dir.locked("export"), log.to_dir(run_dir.root):
         export(run_dir, tflite=options.tflite, batched=options.batched)
         save_yaml(options, run_dir.export_options)
     return 0

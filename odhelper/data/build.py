@@ -20,12 +20,13 @@ import shutil
 import time
 from pathlib import Path
 
-from odhelper import __version__, files, log
+from odhelper import __version__, files, lock, log
 from odhelper.data import (csvout, discover, keep, labelmap, pools, recordio, split,
                            summary, worker)
 from odhelper.options.data import TfrecordOptions
 from odhelper.data.problems import Report, problem
-from odhelper.errors import OdhelperError
+from odhelper.errors import OdhelperError, UsageError
+from odhelper.rundir import LABEL_MAP
 
 FORMAT_VERSION = 1
 SHARD_BYTES = 100 * 1024 * 1024  # a split of S bytes: floor(S / this) shards, 100-200 MB each
@@ -202,6 +203,7 @@ def _copy_label_map(options: TfrecordOptions, source: Path) -> str | None:
         log.warning("--copy-label-map: not inside an odhelper checkout; copy skipped")
         return None
     target = root / "label_maps" / f"{options.dataset_name}.pbtxt"
+    files.remove_leftovers(target)
     with files.atomic_path(target) as temp:
         shutil.copyfile(source, temp)
     return str(target)
@@ -210,11 +212,11 @@ def _copy_label_map(options: TfrecordOptions, source: Path) -> str | None:
 def _small_outputs(options: TfrecordOptions, label_ids, parts, output: Path) -> str | None:
     """label_map.pbtxt (and its copy), train.csv, validate.csv, validate.sha256; the
     copy's path."""
-    labelmap.write(label_ids, output / "label_map.pbtxt")
+    labelmap.write(label_ids, output / LABEL_MAP)
     for side, side_items in parts.items():
         csvout.write(csvout.rows(side_items), output / f"{side}.csv")
     keep.write_index(parts[split.VALIDATE], output)
-    return _copy_label_map(options, output / "label_map.pbtxt")
+    return _copy_label_map(options, output / LABEL_MAP)
 
 
 def _context(options: TfrecordOptions, index, kept) -> worker.Context:
@@ -257,16 +259,14 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
     output = options.output
     # A pool forked now inherits the planned items: they need not be sent.
     context.items = [item for side_items in parts.values() for item in side_items]
-    pool = pools.make_pool(options, context, len(context.items))
     try:
-        names, results = _write_shards(parts, counts, label_ids, pool, output)
+        with pools.running(options, context, len(context.items)) as pool:
+            names, results = _write_shards(parts, counts, label_ids, pool, output)
         parts = _written(results, report)
         if not any(parts.values()):
             raise _nothing_usable(options, found, report)
         _commit(names, results, output)
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
         recordio.clean_temp_files(output)
     log.info("Wrote %d shards, %d images, %.0f MB, in %.2f s", sum(counts.values()),
              sum(len(items) for items in parts.values()),
@@ -290,18 +290,22 @@ def _collector_paused():
 
 
 def build_dataset(options: TfrecordOptions) -> dict:
-    """Convert the annotations; return (and write) the dataset.json content."""
-    with _collector_paused():
+    """Convert the annotations; return (and write) the dataset.json content. One
+    writer at a time: another process converting into the same folder is refused."""
+    with lock.held(options.output, "tfrecord"), _collector_paused():
         return _build_dataset(options)
 
 
 def _build_dataset(options: TfrecordOptions) -> dict:
     if not options.input.is_dir():
         raise OdhelperError(f"{options.input}: input folder not found")
+    if options.images is not None and not options.images.is_dir():
+        raise UsageError(f"{options.images}: --images folder not found")
     output = options.output
     output.mkdir(parents=True, exist_ok=True)
     (output / DATASET_JSON).unlink(missing_ok=True)
-    recordio.clean_temp_files(output)
+    recordio.clean_temp_files(output)  # a killed run's shards
+    files.remove_all_leftovers(output)  # and its label map, CSVs, dataset.json
     kept = keep.KeptValidation.load(options.keep_validate, output) \
         if options.keep_validate else None
     index = discover.build_index(options.input, options.images)

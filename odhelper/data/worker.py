@@ -23,6 +23,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from odhelper import files
 from odhelper.data import example, images, recordio, voc
 from odhelper.data.annotation import Annotation, Box
 from odhelper.data.discover import FileIndex, ImageFinder, unsafe_reason
@@ -264,8 +265,11 @@ def write_shard(target: str, numbers: list[int], label_ids: dict[str, int]) -> d
     items = [_context["ctx"].items[number] for number in numbers]
     candidates = [item.boxes for item in items]
     temp = recordio.temp_path(Path(target))
-    with open(temp, "wb") as stream:
-        written = recordio.write_records(stream, _records(items, label_ids))
+    try:
+        with open(temp, "wb") as stream:
+            written = recordio.write_records(stream, _records(items, label_ids))
+    except OSError as exc:  # a full disk: the parent removes the temp shards
+        raise files.named(exc, target) from None
     return {"target": target, "temp": str(temp), "bytes": written,
             "records": sum(1 for item in items if item.usable),
             "outcomes": [_outcome(item, boxes) for item, boxes in zip(items, candidates)]}

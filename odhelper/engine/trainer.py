@@ -10,6 +10,7 @@ import math
 import time
 from typing import Sequence
 
+from odhelper import log, signals
 from odhelper.engine.builder import TrainingSetup, make_train_step
 from odhelper.errors import OdhelperError
 
@@ -124,6 +125,12 @@ class CheckpointHook(Hook):
         self.save(trainer)
 
     def after_train(self, trainer: Trainer) -> None:
-        """Also on Ctrl-C (resume later), never after a failure such as NaN weights."""
-        if trainer.error is None or isinstance(trainer.error, KeyboardInterrupt):
+        """Also on Ctrl-C or SIGTERM (resume later), never after a failure such as NaN
+        weights."""
+        if trainer.error is None:
             self.save(trainer)
+        elif isinstance(trainer.error, KeyboardInterrupt):
+            with signals.held_off():
+                self.save(trainer)
+            log.warning("stopped by %s at step %d, checkpoint saved, re-run the same command "
+                        "to resume", signals.how_stopped(trainer.error), trainer.step)

@@ -22,6 +22,7 @@ from odhelper.active.adopt import Candidate, Detection, adopt
 from odhelper.active.pool import PoolImage, scan_pool
 from odhelper.active.state import ActiveState, RoundRecord
 from odhelper.active.table import adoption_table
+from odhelper.errors import UsageError
 from odhelper.options.training import ActiveOptions, RunOptions
 from odhelper.rundir import LABEL_MAP, ActiveDir
 
@@ -152,9 +153,12 @@ def _log_round(state: ActiveState, record: RoundRecord) -> None:
 
 def active_learn(options: ActiveOptions) -> ActiveState:
     """Run (or resume) the rounds; active.json is saved after every step of a round."""
-    options.run_dir.mkdir(parents=True, exist_ok=True)
-    with log.to_dir(options.run_dir):
-        return _active_learn(options, ActiveDir(options.run_dir))
+    for given, flag in ((options.dataset, "--dataset"), (options.pool, "--pool")):
+        if not Path(given).is_dir():  # before round 0's training, not after it
+            raise UsageError(f"{given}: {flag} folder not found")
+    folder = ActiveDir(options.run_dir)
+    with folder.locked("active-learn"), log.to_dir(folder.root):
+        return _active_learn(options, folder)
 
 
 def _active_learn(options: ActiveOptions, folder: ActiveDir) -> ActiveState:

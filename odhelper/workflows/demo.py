@@ -56,8 +56,7 @@ def generate_pictures(options: DemoOptions) -> Path:
 def run_demo(options: DemoOptions) -> DemoResult:
     """Every stage in order; timings, metrics and outputs."""
     folder = DemoDir(options.out)
-    folder.root.mkdir(parents=True, exist_ok=True)
-    with log.to_dir(folder.root):
+    with folder.locked("demo"), log.to_dir(folder.root):
         save_yaml(options, folder.options_file)
         result = DemoResult(folder)
         started = time.perf_counter()

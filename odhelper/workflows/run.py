@@ -146,8 +146,7 @@ def run(options: RunOptions) -> RunResult:
 
     registry.get(options.model)  # unknown model: usage error before anything happens
     run_dir = RunDir(options.run_dir)
-    run_dir.root.mkdir(parents=True, exist_ok=True)
-    with log.to_dir(run_dir.root):
+    with run_dir.locked("run"), log.to_dir(run_dir.root):
         return _run(options, run_dir)
 
 
