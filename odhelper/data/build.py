@@ -245,6 +245,8 @@ def _plan(items, options: TfrecordOptions, report: Report, kept, found: int):
     if not chosen:
         raise _nothing_usable(options, found, report)
     label_ids = _label_ids(options, chosen)
+    labelmap.refuse_unparsable(label_ids, lambda name: options.label_map or next(
+        item.xml for item in chosen if any(b.name == name for b in item.boxes)))
     if kept is not None:
         groups = kept.exclude(groups, report)
     parts = _split(groups, options, kept)
