@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from odhelper import __version__, files, log
-from odhelper.data import (csvout, discover, keep, labelmap, pools, recordio, split,
+from odhelper.data import (claims, csvout, discover, keep, labelmap, pools, recordio, split,
                            summary, worker)
 from odhelper.options.data import TfrecordOptions
 from odhelper.data.problems import Report, problem
@@ -59,21 +59,12 @@ def dataset_is_current(options: TfrecordOptions) -> bool:
 
 
 def _select(items: list[worker.Item], report: Report):
-    """Usable items (first annotation per image wins), grouped by twin key; pass 1's
-    problems reported."""
-    chosen: list[worker.Item] = []
-    seen: dict[str, str] = {}
+    """Usable items (one annotation per image: `claims.keep`), grouped by twin key;
+    pass 1's problems reported."""
     for item in items:
         report.extend(item.problems)
         item.problems = []  # reported; pass 2 brings its own
-        if not item.usable:
-            continue
-        if item.image_path in seen:
-            report.add(problem(item.xml, "image_annotated_twice",
-                               f"{item.image_name} is already annotated by {seen[item.image_path]}"))
-            continue
-        seen[item.image_path] = item.xml
-        chosen.append(item)
+    chosen = claims.keep([item for item in items if item.usable], report)
     groups: dict[str, list[worker.Item]] = {}
     for item in chosen:
         groups.setdefault(item.twin_key, []).append(item)

@@ -20,7 +20,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "not_an_annotation": ("error", "annotation skipped"),
     "unsafe_filename": ("error", "annotation skipped (filename escapes the input folder)"),
     "missing_image": ("error", "annotation skipped"),
-    "image_annotated_twice": ("error", "later annotation skipped (first one kept)"),
+    "image_annotated_twice": ("error", "annotation skipped (the image's other XML is kept: "
+                                       "see the detail)"),
+    "paired_by_name": ("warning", "paired by name (fallback): check that it is the right "
+                                  "picture"),
     "unreadable_image": ("error", "annotation skipped"),
     "truncated_image": ("error", "annotation skipped"),
     "corrupt_image": ("error", "annotation skipped"),
