@@ -221,7 +221,7 @@ def _context(options: TfrecordOptions, index, kept) -> worker.Context:
     classes = frozenset(labelmap.read(options.label_map)) if options.label_map else None
     return worker.Context(index, options.images, classes, options.skip_difficult,
                           options.verify_pixels, options.keep_empty,
-                          hash_early=kept is not None)
+                          hash_early=kept is not None, max_pixels=options.max_pixels)
 
 
 def _nothing_usable(options: TfrecordOptions, found: int, report: Report) -> OdhelperError:

@@ -27,6 +27,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "unreadable_image": ("error", "annotation skipped"),
     "truncated_image": ("error", "annotation skipped"),
     "corrupt_image": ("error", "annotation skipped"),
+    "too_many_pixels": ("error", "annotation skipped (downscale the picture or raise "
+                                 "--max-pixels)"),
     "failed_while_writing": ("error", "left out of the records (it could not be "
                                       "re-encoded)"),
     "no_objects": ("warning", "image skipped (use --keep-empty to keep it as a negative)"),

@@ -41,6 +41,7 @@ class Context:
     keep_empty: bool = False
     hash_early: bool = False  # hash each image in pass 1 (twins must be exact before the split)
     items: list | None = None  # pass 2: every planned Item (a forked worker inherits them)
+    max_pixels: int = 0  # pictures with more are refused (0: no limit)
 
 
 @compact_pickle
@@ -219,7 +220,7 @@ def _inspect_image(item: Item) -> bytes | None:
     item.usable = False
     try:
         data = _read(item.image_path, item.nbytes)
-        probe = images.probe(data, ctx.verify_pixels)
+        probe = images.probe(data, ctx.verify_pixels, ctx.max_pixels)
     except OSError as exc:
         item.problems.append(problem(rel, "unreadable_image", f"{item.image_name}: {exc}"))
         return None
