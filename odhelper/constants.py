@@ -16,3 +16,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 # Pictures larger than this (width x height) are refused by tfrecord and skipped by
 # predict: training would decode them whole into every batch (`--max-pixels`).
 MAX_PIXELS = 50_000_000
+
+# The templates' max_number_of_boxes: ground-truth boxes per picture the input
+# pipeline keeps (more are cut silently by the OD API; config raises it to fit).
+TEMPLATE_MAX_BOXES = 100

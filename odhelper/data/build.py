@@ -328,6 +328,7 @@ def _convert(options: TfrecordOptions, index, kept, csv: csvout.CsvWriter) -> di
     shard_names, parts = _second_pass(context, options, label_ids, parts, counts, report, found)
     _warn_empty_sides(parts)
     _report_twins(parts, report)
+    summary.report_crowded(parts, report)
     copied = _small_outputs(options, label_ids, parts, output, csv)
     content = summary.dataset_record(options, label_ids, parts, shard_names, report,
                                      fingerprint(options, index), found)

@@ -43,6 +43,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "box_degenerate": ("warning", "box dropped (zero or negative area)"),
     "difficult_skipped": ("info", "box dropped (--skip-difficult)"),
     "duplicate_box": ("warning", "kept (near-identical box of the same class, IoU > 0.95)"),
+    "many_boxes": ("warning", "kept; the training config's max_number_of_boxes (and max "
+                              "detections) are raised to fit it"),
     "identical_images": ("warning", "kept, grouped: always on the same side of the split"),
     "exif_rotated": ("warning", "stored pixels match the orientation the boxes were drawn on"),
     "grayscale_image": ("info", "kept as is (the decoder expands it to 3-channel RGB)"),
