@@ -12,3 +12,11 @@ PASCAL_CLASS_AP50 = "PascalBoxes_PerformanceByCategory/AP@0.5IOU/"  # + class na
 # Picture suffixes (lower case) that tfrecord, predict and active-learn accept.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
                   ".jpe", ".jfif")
+
+# Pictures larger than this (width x height) are refused by tfrecord and skipped by
+# predict: training would decode them whole into every batch (`--max-pixels`).
+MAX_PIXELS = 50_000_000
+
+# The templates' max_number_of_boxes: ground-truth boxes per picture the input
+# pipeline keeps (more are cut silently by the OD API; config raises it to fit).
+TEMPLATE_MAX_BOXES = 100

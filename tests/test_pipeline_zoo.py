@@ -127,8 +127,35 @@ def test_offline_message_says_what_and_where(cache, monkeypatch):
     assert f"{SPEC.checkpoint}.tar.gz" in message
     assert str(cache / f"{SPEC.checkpoint}.tar.gz") in message
     assert "--checkpoint" in message
-    # a run goes on from scratch (loud warning) instead of failing
-    assert zoo.resolve(SPEC, None, from_scratch=False) is None
+    # a run stops with the same message instead of training from random weights
+    with pytest.raises(OdhelperError, match="cannot download"):
+        zoo.resolve(SPEC, None, from_scratch=False)
+    assert zoo.resolve(SPEC, None, from_scratch=True) is None
+
+
+def test_offline_run_stops_before_training(cache, tmp_path):
+    """`odhelper run` offline, no checkpoint, no --from-scratch: exit 1 with the
+    message naming the archive and where to put it; nothing trained."""
+    import subprocess
+    import sys
+
+    from run_support import make_pictures
+
+    pictures = make_pictures(tmp_path / "pictures", count=6)
+    run_dir = tmp_path / "run"
+    env = dict(os.environ, ODHELPER_CACHE=str(cache.parent),
+               ODHELPER_ZOO_URL="http://127.0.0.1:9/{name}.tar.gz",
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run(
+        [sys.executable, "-m", "odhelper", "run", "-i", str(pictures), "-d",
+         str(tmp_path / "dataset"), "-o", str(run_dir), "-m", SPEC.name,
+         "-n", "2", "--eval-mode", "none", "--no-export", "--no-report"],
+        env=env, capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "cannot download" in output and str(cache / f"{SPEC.checkpoint}.tar.gz") in output
+    assert "Traceback" not in output and "FROM SCRATCH" not in output
+    assert not list(run_dir.glob("checkpoints/ckpt-*"))
 
 
 def test_local_checkpoint_tarball_and_folder(archive, cache):

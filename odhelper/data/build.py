@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from odhelper import __version__, files, lock, log
-from odhelper.data import (csvout, discover, keep, labelmap, pools, recordio, split,
+from odhelper.data import (claims, csvout, discover, keep, labelmap, pools, recordio, split,
                            summary, worker)
 from odhelper.options.data import TfrecordOptions
 from odhelper.data.problems import Report, problem
@@ -60,21 +60,12 @@ def dataset_is_current(options: TfrecordOptions) -> bool:
 
 
 def _select(items: list[worker.Item], report: Report):
-    """Usable items (first annotation per image wins), grouped by twin key; pass 1's
-    problems reported."""
-    chosen: list[worker.Item] = []
-    seen: dict[str, str] = {}
+    """Usable items (one annotation per image: `claims.keep`), grouped by twin key;
+    pass 1's problems reported."""
     for item in items:
         report.extend(item.problems)
         item.problems = []  # reported; pass 2 brings its own
-        if not item.usable:
-            continue
-        if item.image_path in seen:
-            report.add(problem(item.xml, "image_annotated_twice",
-                               f"{item.image_name} is already annotated by {seen[item.image_path]}"))
-            continue
-        seen[item.image_path] = item.xml
-        chosen.append(item)
+    chosen = claims.keep([item for item in items if item.usable], report)
     groups: dict[str, list[worker.Item]] = {}
     for item in chosen:
         groups.setdefault(item.twin_key, []).append(item)
@@ -223,7 +214,7 @@ def _context(options: TfrecordOptions, index, kept) -> worker.Context:
     classes = frozenset(labelmap.read(options.label_map)) if options.label_map else None
     return worker.Context(index, options.images, classes, options.skip_difficult,
                           options.verify_pixels, options.keep_empty,
-                          hash_early=kept is not None)
+                          hash_early=kept is not None, max_pixels=options.max_pixels)
 
 
 def _nothing_usable(options: TfrecordOptions, found: int, report: Report) -> OdhelperError:
@@ -238,6 +229,8 @@ def _plan(items, options: TfrecordOptions, report: Report, kept, found: int):
     if not chosen:
         raise _nothing_usable(options, found, report)
     label_ids = _label_ids(options, chosen)
+    labelmap.refuse_unparsable(label_ids, lambda name: options.label_map or next(
+        item.xml for item in chosen if any(b.name == name for b in item.boxes)))
     if kept is not None:
         groups = kept.exclude(groups, report)
     parts = _split(groups, options, kept)
@@ -324,6 +317,7 @@ def _convert(options: TfrecordOptions, index, kept) -> dict:
     shard_names, parts = _second_pass(context, options, label_ids, parts, counts, report, found)
     _warn_empty_sides(parts)
     _report_twins(parts, report)
+    summary.report_crowded(parts, report)
     copied = _small_outputs(options, label_ids, parts, output)
     content = summary.dataset_record(options, label_ids, parts, shard_names, report,
                                      fingerprint(options, index), found)

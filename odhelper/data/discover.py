@@ -1,11 +1,13 @@
 """Find the annotations and, for each, its image, without trusting `<path>`.
 
 One walk over the input (and `--images`) lists every file once; lookups then
-use that index, so no per-image `stat`/`listdir` is needed. Order: `<filename>`
-next to the XML, in a VOC `JPEGImages/` sibling of `Annotations/`, in
-`--images` (mirrored sub-path), all case-insensitively; then anywhere under
-the input or `--images` by that name (e.g. `images/` beside `annotations/`);
-then the XML's stem with any image extension in those folders.
+use that index, so no per-image `stat`/`listdir` is needed. The image is looked
+for, by `<filename>` (case-insensitively), only in the XML's own places: beside
+the XML, in the layout's image folder (`Annotations/` -> `JPEGImages/`,
+`annotations/` -> `images/`, same sub-path), in `--images` (mirrored sub-path,
+then its top). Never by name in some other sub-folder. Failing that, an image
+named like the XML's stem (or `<filename>`'s stem with another extension) in
+those places is taken, and said so (`PAIRED_BY_STEM`).
 """
 from __future__ import annotations
 
@@ -17,6 +19,16 @@ from pathlib import Path, PurePosixPath
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
                     ".jpe", ".jfif")
+# Annotation folder name (lower case) -> the image folders of the same layout.
+LAYOUT_FOLDERS = {"annotations": ("JPEGImages", "images", "Images"),
+                  "annotation": ("images", "Images"), "xml": ("images", "Images"),
+                  "xmls": ("images", "Images"), "labels": ("images", "Images")}
+# How an image was paired with its XML, best first (two XMLs claiming one image:
+# the better pairing is kept).
+PAIRED_BESIDE = "beside"  # the image's own XML: same folder, same stem
+PAIRED_BY_FILENAME = "filename"  # <filename> found in one of the XML's places
+PAIRED_BY_STEM = "stem"  # fallback: named like the XML (or <filename> with another extension)
+PAIRING_RANK = {PAIRED_BESIDE: 0, PAIRED_BY_FILENAME: 1, PAIRED_BY_STEM: 2}
 
 
 @dataclass
@@ -24,12 +36,11 @@ class FileIndex:
     """Every file under the searched roots: directory -> {lower-case name: real name}."""
     roots: list[Path]
     dirs: dict[str, dict[str, str]] = field(default_factory=dict)
-    by_name: dict[str, list[str]] = field(default_factory=dict)  # lower name -> image paths
     xml_files: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # XML and images: the fingerprinted files
 
 
-def _walk(root: Path, index: FileIndex, collect_xml: bool, by_name: bool) -> None:
+def _walk(root: Path, index: FileIndex, collect_xml: bool) -> None:
     seen: set[str] = set()  # real paths: a symlink loop is walked once
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         real = os.path.realpath(dirpath)
@@ -47,10 +58,7 @@ def _walk(root: Path, index: FileIndex, collect_xml: bool, by_name: bool) -> Non
             path = os.path.join(dirpath, name)
             if collect_xml and lower.endswith(".xml"):
                 index.xml_files.append(path)
-            elif lower.endswith(IMAGE_EXTENSIONS):
-                if by_name:
-                    index.by_name.setdefault(lower, []).append(path)
-            else:
+            elif not lower.endswith(IMAGE_EXTENSIONS):
                 continue
             index.files.append(path)
 
@@ -59,9 +67,9 @@ def build_index(input_dir: Path, images_dir: Path | None = None) -> FileIndex:
     """Walk the input (and images) folders once; XML files in a sorted order."""
     roots = [input_dir.resolve()] + ([images_dir.resolve()] if images_dir else [])
     index = FileIndex(roots)
-    _walk(roots[0], index, collect_xml=True, by_name=True)
+    _walk(roots[0], index, collect_xml=True)
     if images_dir is not None:
-        _walk(roots[1], index, collect_xml=False, by_name=True)
+        _walk(roots[1], index, collect_xml=False)
     index.xml_files.sort()
     return index
 
@@ -121,13 +129,18 @@ class ImageFinder:
         xml_dir = os.path.dirname(xml_path)
         sub = os.path.dirname(relative_name)
         dirs = [os.path.join(xml_dir, sub)]
-        if os.path.basename(xml_dir) == "Annotations":  # VOC devkit layout
-            dirs.append(os.path.join(os.path.dirname(xml_dir), "JPEGImages", sub))
+        root = str(self.index.roots[0])
+        folder, below = xml_dir, ""
+        while len(folder) > len(root):  # an annotations/ folder at or above the XML
+            for images in LAYOUT_FOLDERS.get(os.path.basename(folder).lower(), ()):
+                dirs.append(os.path.join(os.path.dirname(folder), images, below, sub))
+            below = os.path.join(os.path.basename(folder), below)
+            folder = os.path.dirname(folder)
         if self.images_root:
-            mirrored = os.path.relpath(xml_dir, self.index.roots[0])
+            mirrored = os.path.relpath(xml_dir, root)
             dirs.append(os.path.join(self.images_root, mirrored, sub))
             dirs.append(os.path.join(self.images_root, sub))
-        return dirs
+        return [os.path.normpath(d) for d in dict.fromkeys(dirs)]
 
     def _by_stem(self, directory: str, stem: str) -> str | None:
         names = self.index.dirs.get(os.path.normpath(directory)) or {}
@@ -137,32 +150,23 @@ class ImageFinder:
                 return os.path.join(os.path.normpath(directory), real)
         return None
 
-    def _anywhere(self, xml_path: str, name: str) -> str | None:
-        """An image of that name anywhere under the roots (an images/ folder beside
-        annotations/); of several, the one sharing the longest path with the XML."""
-        matches = self.index.by_name.get(name.lower())
-        if not matches:
-            return None
-        return max(matches, key=lambda p: (len(os.path.commonpath([p, xml_path])), p == min(matches)))
-
-    def find(self, xml_path: str, filename: str) -> str | None:
-        """Path of the image, or None. `filename` must already be checked as safe."""
+    def find(self, xml_path: str, filename: str) -> tuple[str | None, str]:
+        """(path of the image or None, how it was paired: a PAIRED_* value).
+        `filename` must already be checked as safe."""
         relative = filename.replace("\\", "/") if filename else ""
         dirs = self._candidate_dirs(xml_path, relative)
         base = os.path.basename(relative)
-        if base:
-            for directory in dirs:  # exact or case-insensitive name
-                found = self._in_dir(directory, base)
-                if found:
-                    return found
-            found = self._anywhere(xml_path, base)
-            if found:
-                return found
-        stems = [os.path.splitext(base)[0]] if base else []
-        stems.append(os.path.splitext(os.path.basename(xml_path))[0])
-        for stem in dict.fromkeys(stems):
-            for directory in dirs:
-                found = self._by_stem(directory, stem)
-                if found:
-                    return found
-        return None
+        found = next(filter(None, (self._in_dir(d, base) for d in dirs)), None) if base \
+            else None
+        how = PAIRED_BY_FILENAME
+        if found is None:
+            stems = [os.path.splitext(base)[0]] if base else []
+            stems.append(os.path.splitext(os.path.basename(xml_path))[0])
+            found = next(filter(None, (self._by_stem(d, stem) for stem in dict.fromkeys(stems)
+                                       for d in dirs)), None)
+            how = PAIRED_BY_STEM
+        if found and os.path.dirname(found) == os.path.dirname(xml_path) and \
+                os.path.splitext(os.path.basename(found))[0].lower() == \
+                os.path.splitext(os.path.basename(xml_path))[0].lower():
+            how = PAIRED_BESIDE if how == PAIRED_BY_FILENAME else how
+        return found, how

@@ -5,7 +5,11 @@ What needs a full decode (the rest reads only headers, PIL's `open` is lazy):
   (decoding tells a truncated file from one with trailing bytes);
 - every image that must be re-encoded (non-RGB modes, BMP/GIF/TIFF/WebP, EXIF
   rotation applied), since its pixels are needed anyway;
-- every image with `--verify-pixels` (finds corrupt entropy data in the middle).
+- every image with `--verify-pixels` (finds corrupt entropy data in the middle;
+  a JPEG through libjpeg-turbo with its warnings as errors, as PIL ignores them).
+A decode only to check a JPEG is done DCT-scaled (1/8 size: the same entropy
+data is read, a fraction of the memory). Pictures over `max_pixels` are refused
+before any decode.
 Kept as they are: JPEG and PNG in RGB or 8-bit grayscale (the OD API's decoder,
 `decode_jpeg`/`decode_image` with channels=3, expands grayscale to RGB).
 """
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from odhelper.constants import MAX_PIXELS
 from odhelper.data import jpeg
 
 Image.MAX_IMAGE_PIXELS = None  # large photos are fine; we never display them
@@ -55,7 +60,10 @@ def _complete(data: bytes, fmt: str) -> bool:
 
 
 def _decode(image: Image.Image) -> None:
+    """Decode every pixel to check them (a JPEG at 1/8 scale: all its data is read)."""
     try:
+        if image.format == "JPEG":
+            image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
         image.load()
     except OSError as exc:
         reason = "truncated_image" if "truncated" in str(exc).lower() else "corrupt_image"
@@ -87,11 +95,33 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def probe(data: bytes, verify_pixels: bool = False) -> Probe:
-    """Format, mode, raw size, EXIF orientation and hash; decodes only when needed."""
+def _check_size(fmt: str, width: int, height: int, max_pixels: int) -> None:
+    if max_pixels and width * height > max_pixels:
+        raise ImageProblem("too_many_pixels", f"{fmt} {width}x{height} is "
+                           f"{width * height / 1e6:.1f} megapixels, over the limit of "
+                           f"{max_pixels / 1e6:g} (--max-pixels)")
+
+
+def verify_jpeg(data: bytes, mode: str) -> None:
+    """Decode a JPEG with libjpeg's warnings ("Corrupt JPEG data: ...") as errors."""
+    import simplejpeg
+
+    try:
+        simplejpeg.decode_jpeg(data, colorspace="gray" if mode == "L" else "rgb",
+                               min_height=1, min_width=1, strict=True)
+    except ValueError as exc:
+        reason = "truncated_image" if "premature end of jpeg file" in str(exc).lower() \
+            else "corrupt_image"
+        raise ImageProblem(reason, f"JPEG data corrupt: {exc}") from None
+
+
+def probe(data: bytes, verify_pixels: bool = False, max_pixels: int = MAX_PIXELS) -> Probe:
+    """Format, mode, raw size, EXIF orientation and hash; decodes only when needed.
+    Pictures over `max_pixels` (0: no limit) are refused before any decode."""
     quick = None if verify_pixels else jpeg.header(data)
     if quick is not None and _complete(data, "JPEG") and quick[2] in KEEP_MODES["JPEG"]:
         width, height, mode, orientation = quick
+        _check_size("JPEG", width, height, max_pixels)
         return Probe("JPEG", mode, width, height, orientation,
                      hashlib.sha256(data).hexdigest(), len(data))
     image = open_image(data)
@@ -99,9 +129,12 @@ def probe(data: bytes, verify_pixels: bool = False) -> Probe:
     width, height = image.size
     if width <= 0 or height <= 0:
         raise ImageProblem("corrupt_image", f"{fmt} header says {width}x{height}")
+    _check_size(fmt, width, height, max_pixels)
     orientation = _orientation(image)
     decoded = verify_pixels or not _complete(data, fmt) or needs_reencode(fmt, mode, False)
-    if decoded:
+    if verify_pixels and fmt == "JPEG" and mode in KEEP_MODES["JPEG"]:
+        verify_jpeg(data, mode)
+    elif decoded:
         _decode(image)
     return Probe(fmt, mode, width, height, orientation, hashlib.sha256(data).hexdigest(),
                  len(data), decoded)

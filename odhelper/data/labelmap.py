@@ -13,14 +13,71 @@ from pathlib import Path
 from odhelper import files
 from odhelper.errors import OdhelperError
 
-_ITEM = re.compile(r"item\s*\{(.*?)\}", re.S)
-_FIELD = re.compile(r"(\w+)\s*:\s*(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[-\w.]+)")
+# Tokens of the protobuf text format: strings (either quote, backslash escapes),
+# comments, braces, colons, bare words. A class name is data: `#`, `{`, `}` and
+# quotes inside a string are never syntax.
+_TOKEN = re.compile(r"""\s+|#[^\n]*|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|[{}:;,]|[-\w.+]+""")
+_ESCAPES = {"n": b"\n", "r": b"\r", "t": b"\t", "a": b"\a", "b": b"\b", "f": b"\f",
+            "v": b"\v", "\\": b"\\", "'": b"'", '"': b'"', "?": b"?"}
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)", re.S)
 
 
-def _unquote(value: str) -> str:
-    if value[:1] in "'\"" and value[-1:] == value[:1]:
-        return bytes(value[1:-1], "utf-8").decode("unicode_escape").encode("latin-1").decode()
-    return value
+def _unquote(token: str) -> str:
+    """A quoted text-format string -> its text (C escapes, UTF-8 bytes)."""
+    def byte(match: re.Match) -> bytes:
+        code = match.group(1)
+        if code[0] == "x":
+            return bytes([int(code[1:], 16)])
+        if code[0] in "01234567":
+            return bytes([int(code, 8) & 0xFF])
+        return _ESCAPES.get(code, code.encode())
+    body = token[1:-1]
+    out, last = bytearray(), 0
+    for match in _ESCAPE.finditer(body):
+        out += body[last:match.start()].encode() + byte(match)
+        last = match.end()
+    out += body[last:].encode()
+    return out.decode("utf-8", errors="replace")
+
+
+def _tokens(text: str, path: Path):
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if not match:
+            raise OdhelperError(f"{path}: cannot parse the label map near "
+                                f"{text[position:position + 20]!r}")
+        position = match.end()
+        token = match.group()
+        if not token[0].isspace() and token[0] != "#":
+            yield token
+
+
+def _items(text: str, path: Path) -> list[dict[str, str]]:
+    """The fields of each top-level `item { ... }` (nested messages skipped)."""
+    items, depth, key, current = [], 0, None, None
+    for token in _tokens(text, path):
+        if token == "{":
+            depth += 1
+            if depth == 1:
+                current = {}
+                items.append(current)
+            key = None
+        elif token == "}":
+            depth -= 1
+            if depth < 0:
+                raise OdhelperError(f"{path}: unbalanced `}}` in the label map")
+        elif token in (":", ";", ","):
+            continue
+        elif depth == 1 and key is None:
+            key = token
+        elif depth == 1:
+            value = _unquote(token) if token[0] in "'\"" else token
+            current.setdefault(key, value)
+            key = None
+    if depth:
+        raise OdhelperError(f"{path}: unbalanced `{{` in the label map")
+    return items
 
 
 def read(path: str | Path) -> dict[str, int]:
@@ -30,10 +87,8 @@ def read(path: str | Path) -> dict[str, int]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise OdhelperError(f"{path}: cannot read the label map: {exc}") from None
-    text = re.sub(r"#[^\n]*", "", text)
     mapping: dict[str, int] = {}
-    for number, body in enumerate(_ITEM.findall(text), start=1):
-        fields = {key: _unquote(value) for key, value in _FIELD.findall(body)}
+    for number, fields in enumerate(_items(text, path), start=1):
         if "name" not in fields or "id" not in fields:
             raise OdhelperError(f"{path}: item {number} needs both `id` and `name`")
         try:
@@ -55,11 +110,56 @@ def generate(class_names) -> dict[str, int]:
     return {name: number for number, name in enumerate(sorted(set(class_names)), start=1)}
 
 
+def quote(name: str) -> str:
+    """`name` as a text-format string: printable characters (any script) as they are,
+    quotes and backslashes escaped, control characters as octal escapes."""
+    out = []
+    for char in name:
+        if char in "\\'\"":
+            out.append("\\" + char)
+        elif char.isprintable() or char == " ":
+            out.append(char)
+        else:
+            out.append("".join(f"\\{byte:03o}" for byte in char.encode("utf-8")))
+    return "'" + "".join(out) + "'"
+
+
 def to_text(mapping: dict[str, int]) -> str:
-    def quote(name: str) -> str:
-        return "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
     items = sorted(mapping.items(), key=lambda kv: kv[1])
     return "".join(f"item {{\n  id: {i}\n  name: {quote(n)}\n}}\n\n" for n, i in items)
+
+
+def unparsable(mapping: dict[str, int]) -> dict[str, str]:
+    """{class name: why} for each name that the OD API's label-map parser (protobuf
+    text format, as `label_map_util.load_labelmap` reads it) would not give back
+    exactly from the file we write."""
+    from google.protobuf import text_format
+
+    from odhelper.od import label_map_proto
+
+    bad: dict[str, str] = {}
+    for name, number in mapping.items():
+        try:
+            text = to_text({name: number})
+            parsed = label_map_proto()
+            text_format.Merge(text, parsed)
+            got = parsed.item[0].name if len(parsed.item) == 1 else None
+        except (UnicodeError, text_format.ParseError) as exc:
+            bad[name] = f"the OD API's label-map parser cannot take it ({exc})"
+            continue
+        if got != name:
+            bad[name] = f"the OD API's label-map parser reads it back as {got!r}"
+    return bad
+
+
+def refuse_unparsable(mapping: dict[str, int], source_of) -> None:
+    """Stop before anything is written when a class name would not survive the label
+    map; `source_of(name)` names the file it came from."""
+    bad = unparsable(mapping)
+    if bad:
+        name, why = next(iter(bad.items()))
+        more = f" (and {len(bad) - 1} more classes)" if len(bad) > 1 else ""
+        raise OdhelperError(f"{source_of(name)}: class {name!r}: {why}{more}; rename it")
 
 
 def write(mapping: dict[str, int], path: str | Path) -> Path:

@@ -55,6 +55,8 @@ def running(options: TfrecordOptions, context: worker.Context, images: int):
     try:
         with signals.deferred():  # a Ctrl-C now arrives once `pool` is set
             pool = make_pool(options, context, images)
+            if pool is not None:  # start its workers now: a signal during a fork is lost
+                pool.submit(int).result()
         yield pool
     except BaseException:
         _shut_down(pool, kill=True)

@@ -19,10 +19,15 @@ REASONS: dict[str, tuple[str, str]] = {
     "not_an_annotation": ("error", "annotation skipped"),
     "unsafe_filename": ("error", "annotation skipped (filename escapes the input folder)"),
     "missing_image": ("error", "annotation skipped"),
-    "image_annotated_twice": ("error", "later annotation skipped (first one kept)"),
+    "image_annotated_twice": ("error", "annotation skipped (the image's other XML is kept: "
+                                       "see the detail)"),
+    "paired_by_name": ("warning", "paired by name (fallback): check that it is the right "
+                                  "picture"),
     "unreadable_image": ("error", "annotation skipped"),
     "truncated_image": ("error", "annotation skipped"),
     "corrupt_image": ("error", "annotation skipped"),
+    "too_many_pixels": ("error", "annotation skipped (downscale the picture or raise "
+                                 "--max-pixels)"),
     "failed_while_writing": ("error", "left out of the records (it could not be "
                                       "re-encoded)"),
     "no_objects": ("warning", "image skipped (use --keep-empty to keep it as a negative)"),
@@ -37,6 +42,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "box_degenerate": ("warning", "box dropped (zero or negative area)"),
     "difficult_skipped": ("info", "box dropped (--skip-difficult)"),
     "duplicate_box": ("warning", "kept (near-identical box of the same class, IoU > 0.95)"),
+    "many_boxes": ("warning", "kept; the training config's max_number_of_boxes (and max "
+                              "detections) are raised to fit it"),
     "identical_images": ("warning", "kept, grouped: always on the same side of the split"),
     "exif_rotated": ("warning", "stored pixels match the orientation the boxes were drawn on"),
     "grayscale_image": ("info", "kept as is (the decoder expands it to 3-channel RGB)"),

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from odhelper import log
+from odhelper.constants import TEMPLATE_MAX_BOXES
 from odhelper.options.data import TfrecordOptions
-from odhelper.data.problems import Report
+from odhelper.data.problems import Report, problem
 
 
 def class_counts(label_ids: dict[str, int], parts: dict[str, list]) -> list[dict]:
@@ -43,6 +44,8 @@ def dataset_record(options: TfrecordOptions, label_ids: dict[str, int], parts: d
         "label_map": "label_map.pbtxt",
         "classes": class_counts(label_ids, parts),
         "splits": splits,
+        "max_boxes_per_image": max((len(i.boxes) for items in parts.values() for i in items),
+                                   default=0),
         "problem_counts": report.counts(),
         "problems": report.to_list(),
         "options": {k: v for k, v in options.affecting_output().items()
@@ -68,3 +71,14 @@ def table_lines(content: dict) -> list[str]:
 def log_table(content: dict) -> None:
     for text in table_lines(content):
         log.info("%s", text)
+
+
+def report_crowded(parts: dict[str, list], report: Report) -> None:
+    """Pictures with more boxes than the templates' max_number_of_boxes (a warning:
+    the config made for this dataset raises its limit to fit them)."""
+    for items in parts.values():
+        for item in items:
+            if len(item.boxes) > TEMPLATE_MAX_BOXES:
+                report.add(problem(item.xml, "many_boxes", (
+                    f"{item.image_name} has {len(item.boxes)} boxes, more than the "
+                    f"templates' max_number_of_boxes {TEMPLATE_MAX_BOXES}")))

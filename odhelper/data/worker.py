@@ -26,7 +26,8 @@ from pathlib import Path
 from odhelper import files
 from odhelper.data import example, images, recordio, voc
 from odhelper.data.annotation import Annotation, Box
-from odhelper.data.discover import FileIndex, ImageFinder, unsafe_reason
+from odhelper.data.discover import PAIRED_BY_FILENAME, PAIRED_BY_STEM, FileIndex, ImageFinder, \
+    unsafe_reason
 from odhelper.data.problems import Problem, problem
 
 _context: dict = {}
@@ -42,6 +43,7 @@ class Context:
     keep_empty: bool = False
     hash_early: bool = False  # hash each image in pass 1 (twins must be exact before the split)
     items: list | None = None  # pass 2: every planned Item (a forked worker inherits them)
+    max_pixels: int = 0  # pictures with more are refused (0: no limit)
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Item:
     usable: bool = False
     annotation: Annotation | None = None  # pass 1 -> pass 2 only
     has_size: bool = False  # the XML's <size> was usable
+    pairing: str = PAIRED_BY_FILENAME  # how the image was found (discover.PAIRED_*)
 
     @property
     def twin_key(self) -> str:
@@ -139,7 +142,7 @@ def _read_annotation(xml_path: str, item: Item) -> None:
     if unsafe:
         item.problems.append(problem(rel, "unsafe_filename", unsafe))
         return
-    image_path = _context["finder"].find(xml_path, annotation.filename)
+    image_path, item.pairing = _context["finder"].find(xml_path, annotation.filename)
     if image_path is None:
         item.problems.append(problem(rel, "missing_image",
                                      f"no image for <filename> {annotation.filename!r} "
@@ -147,6 +150,10 @@ def _read_annotation(xml_path: str, item: Item) -> None:
         return
     item.image_path = image_path
     item.image_name = _relative(image_path, ctx.index.roots)
+    if item.pairing == PAIRED_BY_STEM:
+        item.problems.append(problem(rel, "paired_by_name", (
+            f"<filename> {annotation.filename!r} not found in the XML's folders; "
+            f"paired with {item.image_name}, named like the XML or <filename>")))
     # The boxes that pass every check but the pixel size's (pass 2 checks them all).
     item.boxes, early = voc.check_boxes(annotation, rel, math.inf, math.inf, ctx.classes,
                                         ctx.skip_difficult)
@@ -185,7 +192,7 @@ def _inspect_image(item: Item) -> bytes | None:
     item.usable = False
     try:
         data = Path(item.image_path).read_bytes()
-        probe = images.probe(data, ctx.verify_pixels)
+        probe = images.probe(data, ctx.verify_pixels, ctx.max_pixels)
     except OSError as exc:
         item.problems.append(problem(rel, "unreadable_image", f"{item.image_name}: {exc}"))
         return None

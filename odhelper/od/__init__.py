@@ -53,3 +53,11 @@ def module(name: str) -> types.ModuleType:
 def tflite_exporter():
     """The SSD TFLite export module (imported only when asked for)."""
     return module("export_tflite_graph_lib_tf2")
+
+
+def label_map_proto():
+    """A new, empty StringIntLabelMap (the proto `label_map_util.load_labelmap` fills).
+    Its module needs only protobuf, so tfrecord can check a label map the way
+    training will parse it without importing TensorFlow."""
+    return importlib.import_module("object_detection.protos.string_int_label_map_pb2") \
+        .StringIntLabelMap()

@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from odhelper.constants import MAX_PIXELS
 from odhelper.errors import UsageError
 from odhelper.rundir import LABEL_MAP
 from odhelper.options.fields import option
@@ -35,6 +36,8 @@ class TfrecordOptions:
     strict: bool = option(False, "stop at the first problem instead of skipping it")
     verify_pixels: bool = option(False, "decode every image fully (slower; finds corrupt "
                                  "pixel data that the header and end-marker checks miss)")
+    max_pixels: int = option(MAX_PIXELS, "refuse pictures with more pixels (width x height) "
+                             "than this, which would exhaust memory in training; 0 = no limit")
     shards: int = option(0, "train shards (validate gets a share by size); 0 = automatic, "
                          "100-200 MB per shard")
     workers: int = option(0, "parallel worker processes; 0 = all cores")
@@ -53,8 +56,8 @@ class TfrecordOptions:
         if self.keep_validate and not self.label_map:  # the kept records carry its ids
             self.label_map = self.keep_validate / LABEL_MAP
         self.train_fraction  # validates split_ratio
-        if self.shards < 0 or self.workers < 0:
-            raise UsageError("tfrecord: --shards and --workers must be >= 0")
+        if self.shards < 0 or self.workers < 0 or self.max_pixels < 0:
+            raise UsageError("tfrecord: --shards, --workers and --max-pixels must be >= 0")
 
     @property
     def train_fraction(self) -> float:
@@ -93,6 +96,7 @@ class TfrecordOptions:
         return {"split_ratio": self.train_fraction, "seed": self.seed,
                 "keep_empty": self.keep_empty, "skip_difficult": self.skip_difficult,
                 "verify_pixels": self.verify_pixels, "shards": self.shards,
+                "max_pixels": self.max_pixels,
                 "images": str(self.images.resolve()) if self.images else None,
                 "keep_validate": str(self.keep_validate.resolve()) if self.keep_validate
                 else None,

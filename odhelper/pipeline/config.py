@@ -12,7 +12,7 @@ from pathlib import Path
 from odhelper import log
 from odhelper.errors import OdhelperError
 from odhelper.rundir import LABEL_MAP
-from odhelper.pipeline import overrides, registry
+from odhelper.pipeline import boxes, overrides, registry
 
 FROM_SCRATCH_WARNING = (
     "NO PRE-TRAINED CHECKPOINT: %s will train FROM SCRATCH (random weights). That needs "
@@ -169,6 +169,7 @@ def fill(request: FillRequest) -> dict:
     if configs["train_config"].use_bfloat16:  # TPU only (STACK.md fix 8)
         configs["train_config"].use_bfloat16 = False
     _set_checkpoint(configs, spec, request.checkpoint)
+    boxes.fit(configs, content)
     pairs = overrides.parse(request.overrides)
     overrides.apply(configs, pairs)
     if any(key in ("train_steps", "train_config.num_steps") for key, _ in pairs):

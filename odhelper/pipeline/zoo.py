@@ -151,13 +151,11 @@ def local(path: str | Path) -> Path:
 
 
 def resolve(spec: registry.ModelSpec, checkpoint: str | None, from_scratch: bool) -> str | None:
-    """The fine-tune checkpoint for a run, or None (train from scratch)."""
+    """The fine-tune checkpoint for a run, or None (train from scratch: asked for, or a
+    model without one). A zoo checkpoint that cannot be had stops the run with
+    `offline_message` (never random weights unasked)."""
     if checkpoint:
         return str(local(checkpoint))
     if from_scratch or not spec.checkpoint:
         return None
-    try:
-        return str(download(spec))
-    except OdhelperError as exc:
-        log.warning("%s", exc)
-        return None
+    return str(download(spec))
