@@ -214,10 +214,10 @@ def test_keep_empty_and_strict(corpus, tmp_path):
     from odhelper.data.problems import StrictModeError
 
     root, _, _, _ = corpus
-    content = build_dataset(options(root, tmp_path / "keep", keep_empty=True))
+    content = build_dataset(options(root, tmp_path / "keep", background=True))
     negatives = [p for p in content["problems"] if p["reason"] == "negative_image"]
     assert [Path(p["file"]).stem for p in negatives] == ["empty"]
-    assert sum(s["negatives"] for s in content["splits"].values()) == 1
+    assert sum(s["background"] for s in content["splits"].values()) == 1
     with pytest.raises(StrictModeError):
         build_dataset(options(root, tmp_path / "strict", strict=True))
 
