@@ -64,6 +64,7 @@ class RunDir:
     log_file = property(lambda self: self.root / log.LOG_FILE)
     timings = property(lambda self: self.root / log.TIMINGS_FILE)
     default_dataset = property(lambda self: self.root / "dataset")
+    augment_preview = property(lambda self: self.root / "augment_preview.png")
 
     # -- training state, read without TensorFlow ------------------------------------
     def latest_step(self) -> int:
