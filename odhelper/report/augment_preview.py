@@ -73,3 +73,16 @@ def grid_png(configs: dict, class_names: dict[int, str], count: int = 16, seed: 
     log.info("Augmentation preview: %d training samples", len(pictures))
     return base64.b64decode(plots.image_grid(pictures, titles))
 
+
+
+def write_grid(configs: dict, output, count: int = 16, seed: int = 0):
+    """The grid of the configs' training input, class names from its label map, as PNG."""
+    from pathlib import Path
+
+    from odhelper import files
+    from odhelper.data import labelmap
+
+    ids = labelmap.read(Path(configs["train_input_config"].label_map_path))
+    files.write_bytes(output, grid_png(configs, {n: name for name, n in ids.items()}, count,
+                                       seed))
+    return Path(output)

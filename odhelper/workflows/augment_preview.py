@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from odhelper import files, log
+from odhelper import log
 from odhelper.options.training import AugmentPreviewOptions
 from odhelper.rundir import RunDir
 
@@ -22,15 +22,12 @@ def _configs(options: AugmentPreviewOptions) -> dict:
 
 def write_preview(configs: dict, output: Path, count: int = 16, seed: int = 0) -> Path:
     """The grid for these configs, written to `output`; the augmentations logged."""
-    from odhelper.data import labelmap
     from odhelper.pipeline import augment
-    from odhelper.report.augment_preview import grid_png
+    from odhelper.report.augment_preview import write_grid
 
     for step in augment.describe(configs["train_config"]) or ["(none)"]:
         log.info("Augmentation: %s", step)
-    ids = labelmap.read(Path(configs["train_input_config"].label_map_path))
-    png = grid_png(configs, {number: name for name, number in ids.items()}, count, seed)
-    files.write_bytes(output, png)
+    write_grid(configs, output, count, seed)
     return output
 
 
