@@ -113,6 +113,21 @@ def test_three_formats_same_records(tmp_path):
             assert abs(boxes - voc_records[name][1]).max(initial=0) <= 0.5, (kind, name)
 
 
+def test_cli_takes_a_coco_file_and_a_forced_format(tmp_path, capsys):
+    from odhelper import cli
+
+    voc_folder = _voc_set(tmp_path)
+    coco = _as_coco(voc_folder, tmp_path / "coco") / "annotations" / "instances.json"
+    assert cli.main(["tfrecord", "-i", str(coco), "-o", str(tmp_path / "a"), "--workers", "1",
+                     "--no-copy-label-map"]) == 0
+    content = json.loads((tmp_path / "a" / "dataset.json").read_text())
+    assert sum(s["images"] for s in content["splits"].values()) == 14
+    assert content["options"]["format"] == "auto"
+    assert cli.main(["tfrecord", "-i", str(voc_folder), "-o", str(tmp_path / "b"),
+                     "--format", "yolo"]) == 1
+    assert "not a YOLO folder" in capsys.readouterr().err
+
+
 def test_background_pictures_and_negatives(tmp_path):
     from PIL import Image
 

@@ -50,9 +50,10 @@ def dataset_is_current(options: TfrecordOptions) -> bool:
         recorded = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    if not options.input.exists():
+    try:
+        index = formats.index(options)
+    except OdhelperError:  # input gone or changed kind: rebuild (and report it there)
         return False
-    index = formats.index(options)
     if recorded.get("fingerprint") != fingerprint(options, index):
         return False
     shards = [name for part in recorded.get("splits", {}).values() for name in part["shards"]]

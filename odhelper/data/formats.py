@@ -77,7 +77,6 @@ def index(options: TfrecordOptions) -> discover.FileIndex:
             raise OdhelperError(f"{path}: not a YOLO folder (images/ + labels/ + "
                                 f"{' or '.join(YOLO_CLASS_FILES)})")
         found = discover.build_index(path, options.images)
-        found.xml_files = []
         labels = path.resolve() / "labels"
         found.xml_files = sorted(str(p) for p in labels.rglob("*.txt"))
         found.xml_files += [str(path.resolve() / n) for n in YOLO_CLASS_FILES

@@ -17,6 +17,8 @@ GENERIC_FOLDERS = {"annotations", "images", "jpegimages", "train", "test", "val"
 
 @dataclass
 class TfrecordOptions:
+    RENAMED = {"keep_empty": "background"}  # old YAML keys (--keep-empty is a flag alias)
+
     input: Path = option(None, "folder searched recursively for LabelImg / Pascal VOC *.xml "
                          "(a VOC devkit with Annotations/ + JPEGImages/ works too), or a COCO "
                          "instances JSON (file, or folder with annotations/*.json), or a YOLO "
@@ -95,6 +97,7 @@ class TfrecordOptions:
         if self.output.resolve().name != "dataset":
             return self.output.resolve().name
         folder = self.input.resolve()
+        folder = folder.parent if folder.is_file() else folder  # a COCO *.json
         while folder.name.lower() in GENERIC_FOLDERS and folder.parent != folder:
             folder = folder.parent
         return folder.name or "dataset"
