@@ -104,9 +104,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     train, validate = _pictures(args.out, args)
     datasets = _datasets(args.out, train, validate, args.modes)
-    results = [_train(args.out, mode, datasets[mode], args) for mode in args.modes]
-    for row in results:
-        print(json.dumps(row), flush=True)
+    results = []
+    for mode in args.modes:
+        results.append(_train(args.out, mode, datasets[mode], args))
+        print(json.dumps(results[-1]), flush=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
 
 

@@ -128,7 +128,7 @@ def test_cli_takes_a_coco_file_and_a_forced_format(tmp_path, capsys):
     assert "not a YOLO folder" in capsys.readouterr().err
 
 
-def test_background_pictures_and_negatives(tmp_path):
+def test_background_pictures_and_negatives(tmp_path, caplog):
     from PIL import Image
 
     voc_folder = _voc_set(tmp_path)
@@ -145,6 +145,11 @@ def test_background_pictures_and_negatives(tmp_path):
     empty = [r for r in decode_records(shard_paths(output, content)) if not len(r["boxes"])]
     assert sorted(r["filename"] for r in empty) == \
         ["empty0.jpg", "empty1.jpg"] + [f"n{i}.png" for i in range(4)]
+    from odhelper.data import background, worker
+
+    with caplog.at_level("WARNING"):
+        background.warn_share([worker.Item("a", boxes=[])] * 3 + [worker.Item("b", boxes=[1])])
+    assert "Background pictures are 3 of the 4 training pictures" in caplog.text
     old = build_dataset(options(voc_folder, tmp_path / "old", workers=1, background=False))
     assert sum(s["background"] for s in old["splits"].values()) == 0
     assert old["problem_counts"]["no_objects"] == 2

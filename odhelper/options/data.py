@@ -9,9 +9,9 @@ from odhelper.errors import UsageError
 from odhelper.rundir import LABEL_MAP
 from odhelper.options.fields import option
 
-# Folder names that say nothing about the dataset (the label map copy's name).
 FORMATS = ("auto", "voc", "coco", "yolo")
 BALANCE_MODES = ("none", "sqrt", "repeat")
+# Folder names that say nothing about the dataset (the label map copy's name).
 GENERIC_FOLDERS = {"annotations", "images", "jpegimages", "train", "test", "val", "xml", "data"}
 
 

@@ -60,6 +60,7 @@ class TrainingOptions(Augmentation):
             raise UsageError(f"{command}: --eval-every must be >= 1, got {self.eval_every}")
         self.set = list(self.set or [])
 
+
 @dataclass
 class RunOptions(TrainingOptions):
     steps: int = option(None, "TOTAL training steps (a resumed run continues up to this)",
@@ -94,6 +95,9 @@ class RunOptions(TrainingOptions):
             raise UsageError("run: --steps N (>= 1, the total) is required")
         if self.input is None and self.dataset is None:
             raise UsageError("run: give -i XML_DIR or --dataset DIR")
+        if self.input is None and self.balance != "none":
+            raise UsageError("run: --balance applies when the dataset is made here (-i); for "
+                             "--dataset use `odhelper tfrecord --balance`")
         self.eval_every = self.eval_every or DEFAULT_EVAL_EVERY
         self.checkpoint_every = self.checkpoint_every or self.eval_every
         if self.checkpoint_every < 1 or self.patience < 0 or self.keep_checkpoints < 1 \
