@@ -82,3 +82,10 @@ def test_tiny_run_with_background_pictures_and_preview(tmp_path):
     assert cli.main(["augment-preview", "--run-dir", str(run_dir), "-n", "4"]) == 0
     with Image.open(run_dir / "augment_preview.png") as grid:
         assert grid.format == "PNG" and grid.width > 200
+    from odhelper.report.html import augmentation_section
+    from odhelper.rundir import RunDir
+
+    (run_dir / "augment_preview.png").unlink()  # the report makes its own
+    section = augmentation_section(RunDir(run_dir), 2)
+    assert "random_adjust_brightness { max_delta: 0.1 }" in section
+    assert 'src="data:image/png;base64,' in section and 'class="note"' not in section
