@@ -26,6 +26,7 @@ from odhelper.data import (background, balance, csvout, discover, formats, keep,
 from odhelper.options.data import TfrecordOptions
 from odhelper.data.problems import Report, problem
 from odhelper.errors import OdhelperError
+from odhelper.rundir import LABEL_MAP
 
 FORMAT_VERSION = 1
 SHARD_BYTES = 100 * 1024 * 1024  # a split of S bytes: floor(S / this) shards, 100-200 MB each
@@ -228,11 +229,11 @@ def _copy_label_map(options: TfrecordOptions, source: Path) -> str | None:
 def _small_outputs(options: TfrecordOptions, label_ids, parts, output: Path,
                    csv: csvout.CsvWriter) -> str | None:
     """label_map.pbtxt (and its copy), train.csv, validate.csv; the copy's path."""
-    labelmap.write(label_ids, output / "label_map.pbtxt")
+    labelmap.write(label_ids, output / LABEL_MAP)
     csv.submit([(csvout.rows(side_items), output / f"{side}.csv")
                 for side, side_items in parts.items()])
     keep.write_index(parts[split.VALIDATE], output)
-    return _copy_label_map(options, output / "label_map.pbtxt")
+    return _copy_label_map(options, output / LABEL_MAP)
 
 
 def _context(options: TfrecordOptions, index, kept) -> worker.Context:
@@ -285,7 +286,7 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
     try:
         names, results = _write_shards(
             parts, counts, label_ids, pool, output,
-            lambda: labelmap.write(label_ids, output / "label_map.pbtxt"))
+            lambda: labelmap.write(label_ids, output / LABEL_MAP))
         parts = _written(results, report)
         if not any(parts.values()):
             raise _nothing_usable(options, found, report)
