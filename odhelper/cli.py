@@ -20,6 +20,7 @@ COMMANDS = (
     "odhelper.commands.evaluate",
     "odhelper.commands.predict",
     "odhelper.commands.report",
+    "odhelper.commands.augment_preview",
     "odhelper.commands.active_learn",
     "odhelper.commands.demo",
 )

@@ -87,6 +87,11 @@ def write_text(target: str | os.PathLike, text: str) -> None:
         stream.write(text)
 
 
+def write_bytes(target: str | os.PathLike, data: bytes) -> None:
+    with atomic_open(target, "wb") as stream:
+        stream.write(data)
+
+
 _compact = json.JSONEncoder(default=str).encode  # one encoder for every line
 
 

@@ -76,6 +76,7 @@ class RunDir(_OneWriter):
     timings = property(lambda self: self.root / log.TIMINGS_FILE)
     default_dataset = property(lambda self: self.root / "dataset")
     lock = property(lambda self: self.root / folder_lock.LOCK_FILE)
+    augment_preview = property(lambda self: self.root / "augment_preview.png")
 
     # -- training state, read without TensorFlow ------------------------------------
     def latest_step(self) -> int:

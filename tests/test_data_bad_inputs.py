@@ -108,7 +108,7 @@ def _make_corpus(root: Path) -> dict[str, tuple[str, bool]]:
     expected["badnumber"] = ("bad_coordinates", True)
     jpeg("empty", seed=21)
     _xml(root, "empty", "empty.jpg", [])
-    expected["empty"] = ("no_objects", False)
+    expected["empty"] = ("negative_image", True)  # background: kept with zero boxes
     twin = jpeg("twin_a", seed=22)
     (root / "twin_b.jpg").write_bytes(twin)
     _xml(root, "twin_a", "twin_a.jpg", [_box()])
@@ -211,14 +211,17 @@ def test_twins_share_a_side(corpus):
     assert sides["twin_a.jpg"] == sides["twin_b.jpg"]
 
 
-def test_keep_empty_and_strict(corpus, tmp_path):
+def test_background_option_and_strict(corpus, tmp_path):
     from odhelper.data.problems import StrictModeError
 
-    root, _, _, _ = corpus
-    content = build_dataset(options(root, tmp_path / "keep", keep_empty=True))
+    root, _, _, content = corpus
     negatives = [p for p in content["problems"] if p["reason"] == "negative_image"]
     assert [Path(p["file"]).stem for p in negatives] == ["empty"]
-    assert sum(s["negatives"] for s in content["splits"].values()) == 1
+    assert sum(s["background"] for s in content["splits"].values()) == 1
+    left_out = build_dataset(options(root, tmp_path / "plain", background=False))
+    assert sum(s["background"] for s in left_out["splits"].values()) == 0
+    assert "empty" in {Path(p["file"]).stem for p in left_out["problems"]
+                       if p["reason"] == "no_objects"}
     with pytest.raises(StrictModeError):
         build_dataset(options(root, tmp_path / "strict", strict=True))
 

@@ -24,7 +24,7 @@ def _xml(path: Path, filename: str, name="cat") -> None:
 
 
 def _convert(root: Path, tmp_path: Path) -> dict:
-    return build_dataset(options(root, tmp_path / "out", split_ratio=0.5, keep_empty=False))
+    return build_dataset(options(root, tmp_path / "out", split_ratio=0.5, background=False))
 
 
 def _problems(content: dict, reason: str) -> dict[str, str]:

@@ -19,7 +19,8 @@ def run(options) -> int:
     configs = config.fill(config.FillRequest(
         model=options.model, dataset=options.dataset, steps=options.steps,
         batch_size=options.batch_size, overrides=options.set,
-        checkpoint=str(checkpoint) if checkpoint else None))
+        checkpoint=str(checkpoint) if checkpoint else None,
+        augmentation=options.augmentation))
     path = config.write(configs, options.output)
     log.info("Wrote %s", path)
     return 0

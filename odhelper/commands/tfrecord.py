@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 NAME = "tfrecord"
-HELP = ("convert LabelImg / Pascal VOC XML into validated, stratified, sharded TFRecords, "
+HELP = ("convert LabelImg / Pascal VOC XML (or COCO JSON, YOLO) into validated, stratified, sharded TFRecords, "
         "label_map.pbtxt, train/validate CSV and dataset.json")
 
 

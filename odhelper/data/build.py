@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from odhelper import __version__, files, lock, log
-from odhelper.data import (claims, csvout, discover, keep, labelmap, pools, recordio, split,
-                           summary, worker)
+from odhelper.data import (background, balance, claims, csvout, discover, formats, keep,
+                           labelmap, pools, recordio, split, summary, worker)
 from odhelper.options.data import TfrecordOptions
 from odhelper.data.problems import Report, problem
 from odhelper.errors import OdhelperError, UsageError
@@ -40,6 +40,7 @@ def fingerprint(options: TfrecordOptions, index: discover.FileIndex) -> str:
     digest.update(discover.fingerprint_files(index).encode())
     if options.label_map:
         digest.update(Path(options.label_map).read_bytes())
+    digest.update(background.fingerprint(options.negatives).encode())
     return digest.hexdigest()
 
 
@@ -50,9 +51,10 @@ def dataset_is_current(options: TfrecordOptions) -> bool:
         recorded = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    if not options.input.is_dir():
+    try:
+        index = formats.index(options)
+    except OdhelperError:  # input gone or changed kind: rebuild (and report it there)
         return False
-    index = discover.build_index(options.input, options.images)
     if recorded.get("fingerprint") != fingerprint(options, index):
         return False
     shards = [name for part in recorded.get("splits", {}).values() for name in part["shards"]]
@@ -111,6 +113,9 @@ def _units(groups: dict[str, list[worker.Item]]) -> list[split.Unit]:
                 unit.class_images[name] = unit.class_images.get(name, 0) + 1
             for box in twin.boxes:
                 unit.class_boxes[box.name] = unit.class_boxes.get(box.name, 0) + 1
+            if not twin.boxes:  # background: stratified like a class
+                unit.class_images[background.SPLIT_KEY] = \
+                    unit.class_images.get(background.SPLIT_KEY, 0) + 1
         units.append(unit)
     return units
 
@@ -160,9 +165,13 @@ def _write_shards(parts, counts, label_ids, pool, output: Path
 def _written(results: list[tuple], report: Report) -> dict[str, list[worker.Item]]:
     """Take in what the writers found; the items whose records were written, per side."""
     parts: dict[str, list[worker.Item]] = {split.TRAIN: [], split.VALIDATE: []}
+    seen: set[str] = set()
     for side, items, result in results:
         for item, outcome in zip(items, result["outcomes"]):
             worker.apply_outcome(item, outcome)
+            if item.image_path in seen:  # a --balance copy
+                continue
+            seen.add(item.image_path)
             report.extend(item.problems)
             if item.usable:
                 parts[side].append(item)
@@ -213,7 +222,7 @@ def _small_outputs(options: TfrecordOptions, label_ids, parts, output: Path) -> 
 def _context(options: TfrecordOptions, index, kept) -> worker.Context:
     classes = frozenset(labelmap.read(options.label_map)) if options.label_map else None
     return worker.Context(index, options.images, classes, options.skip_difficult,
-                          options.verify_pixels, options.keep_empty,
+                          options.verify_pixels, options.background,
                           hash_early=kept is not None, max_pixels=options.max_pixels)
 
 
@@ -234,7 +243,13 @@ def _plan(items, options: TfrecordOptions, report: Report, kept, found: int):
     if kept is not None:
         groups = kept.exclude(groups, report)
     parts = _split(groups, options, kept)
-    return label_ids, parts, _shard_counts(parts, options)
+    plan = None
+    if options.balance != "none":  # training side only
+        plan = balance.plan(parts[split.TRAIN], options.balance, options.balance_threshold,
+                            options.seed)
+        balance.log_table(plan)
+        parts[split.TRAIN] = balance.expand(parts[split.TRAIN], plan, options.seed)
+    return label_ids, parts, _shard_counts(parts, options), plan
 
 
 def _warn_empty_sides(parts: dict[str, list]) -> None:
@@ -290,8 +305,8 @@ def build_dataset(options: TfrecordOptions) -> dict:
 
 
 def _build_dataset(options: TfrecordOptions) -> dict:
-    if not options.input.is_dir():
-        raise OdhelperError(f"{options.input}: input folder not found")
+    if not options.input.exists():
+        raise OdhelperError(f"{options.input}: input not found")
     if options.images is not None and not options.images.is_dir():
         raise UsageError(f"{options.images}: --images folder not found")
     output = options.output
@@ -301,21 +316,22 @@ def _build_dataset(options: TfrecordOptions) -> dict:
     files.remove_all_leftovers(output)  # and its label map, CSVs, dataset.json
     kept = keep.KeptValidation.load(options.keep_validate, output) \
         if options.keep_validate else None
-    index = discover.build_index(options.input, options.images)
-    if not index.xml_files:
-        raise OdhelperError(f"{options.input}: no *.xml annotations found "
-                            "(searched recursively)")
-    return _convert(options, index, kept)
+    return _convert(options, formats.index(options), kept)
 
 
 def _convert(options: TfrecordOptions, index, kept) -> dict:
-    output, found = options.output, len(index.xml_files)
+    output = options.output
     report = Report(strict=options.strict)
     context = _context(options, index, kept)
-    items = pools.first_pass(index, context, options)
-    label_ids, parts, counts = _plan(items, options, report, kept, found)
+    items = formats.first_pass(options, index, context)
+    found = len(items)
+    if options.negatives:
+        items += background.negative_items(options.negatives, context.hash_early)
+    label_ids, parts, counts, plan = _plan(items, options, report, kept, found)
+    planned = parts[split.TRAIN]  # with the --balance copies
     shard_names, parts = _second_pass(context, options, label_ids, parts, counts, report, found)
     _warn_empty_sides(parts)
+    background.warn_share(parts[split.TRAIN])
     _report_twins(parts, report)
     summary.report_crowded(parts, report)
     copied = _small_outputs(options, label_ids, parts, output)
@@ -323,6 +339,10 @@ def _convert(options: TfrecordOptions, index, kept) -> dict:
                                      fingerprint(options, index), found)
     if kept is not None:
         kept.patch_record(content)
+    if plan is not None:
+        content["balance"] = plan.to_dict()
+        usable = {item.image_path for item in parts[split.TRAIN]}
+        content["splits"][split.TRAIN]["records"] = sum(i.image_path in usable for i in planned)
     content["label_map_copy"] = copied
     content["odhelper_version"] = __version__
     if kept is not None:  # after our CSVs: its validate.csv replaces ours

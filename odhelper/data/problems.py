@@ -30,8 +30,12 @@ REASONS: dict[str, tuple[str, str]] = {
                                  "--max-pixels)"),
     "failed_while_writing": ("error", "left out of the records (it could not be "
                                       "re-encoded)"),
-    "no_objects": ("warning", "image skipped (use --keep-empty to keep it as a negative)"),
-    "negative_image": ("info", "kept as a negative example (--keep-empty)"),
+    "no_objects": ("warning", "image skipped (its boxes were all dropped; an annotation "
+                              "without any object is kept as background)"),
+    "negative_image": ("info", "kept as a background picture with zero boxes "
+                               "(--no-background leaves it out)"),
+    "unknown_category": ("warning", "box dropped (its class id is not among the dataset's "
+                                    "classes)"),
     "size_missing": ("warning", "real pixel size used"),
     "size_mismatch": ("warning", "real pixel size used"),
     "bad_coordinates": ("warning", "box dropped"),

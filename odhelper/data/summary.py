@@ -29,7 +29,7 @@ def dataset_record(options: TfrecordOptions, label_ids: dict[str, int], parts: d
         splits[side] = {
             "images": len(items),
             "boxes": sum(len(i.boxes) for i in items),
-            "negatives": sum(1 for i in items if not i.boxes),
+            "background": sum(1 for i in items if not i.boxes),
             "bytes": sum(i.nbytes for i in items),
             "shards": shard_names.get(side, []),
         }
@@ -60,6 +60,9 @@ def table_lines(content: dict) -> list[str]:
              f"{c['validate_images']} img / {c['validate_boxes']} box")
             for c in content["classes"]]
     train, validate = content["splits"]["train"], content["splits"]["validate"]
+    if train.get("background") or validate.get("background"):
+        rows.append(("", "(background)", f"{train['background']} img / 0 box",
+                     f"{validate['background']} img / 0 box"))
     rows.append(("", "TOTAL", f"{train['images']} img / {train['boxes']} box",
                  f"{validate['images']} img / {validate['boxes']} box"))
     header = ("ID", "NAME", "Train", "Validate")

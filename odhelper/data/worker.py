@@ -31,6 +31,7 @@ from odhelper.data.discover import PAIRED_BY_FILENAME, PAIRED_BY_STEM, FileIndex
 from odhelper.data.problems import Problem, problem
 
 _context: dict = {}
+UNANNOTATED = "odhelper --negatives"  # Annotation.source of a picture without annotation
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Context:
     classes: frozenset[str] | None  # from a given label map, else None (all kept)
     skip_difficult: bool
     verify_pixels: bool
-    keep_empty: bool = False
+    background: bool = True  # keep annotations without any object, with zero boxes
     hash_early: bool = False  # hash each image in pass 1 (twins must be exact before the split)
     items: list | None = None  # pass 2: every planned Item (a forked worker inherits them)
     max_pixels: int = 0  # pictures with more are refused (0: no limit)
@@ -85,7 +86,7 @@ def install_in_pool(context: Context) -> None:
     install(context)
 
 
-def _relative(path: str, roots: list[Path]) -> str:
+def relative(path: str, roots: list[Path]) -> str:
     for root in roots:
         prefix = str(root) + os.sep
         if path.startswith(prefix):
@@ -118,7 +119,7 @@ def _guarded(step, item: Item):
 
 def read_annotation(xml_path: str) -> Item:
     """Pass 1 for one XML: parse it, find and size its image, keep the candidate boxes."""
-    item = Item(xml=_relative(xml_path, _context["ctx"].index.roots))
+    item = Item(xml=relative(xml_path, _context["ctx"].index.roots))
     _guarded(lambda: _read_annotation(xml_path, item), item)
     return item
 
@@ -148,18 +149,29 @@ def _read_annotation(xml_path: str, item: Item) -> None:
                                      f"no image for <filename> {annotation.filename!r} "
                                      "or the XML's name"))
         return
-    item.image_path = image_path
-    item.image_name = _relative(image_path, ctx.index.roots)
+    accept(item, annotation, image_path, relative(image_path, ctx.index.roots))
     if item.pairing == PAIRED_BY_STEM:
         item.problems.append(problem(rel, "paired_by_name", (
             f"<filename> {annotation.filename!r} not found in the XML's folders; "
             f"paired with {item.image_name}, named like the XML or <filename>")))
+
+
+def is_background(annotation: Annotation) -> bool:
+    """A picture annotated with no object at all (not one whose boxes were all dropped)."""
+    return not annotation.boxes
+
+
+def accept(item: Item, annotation: Annotation, image_path: str, image_name: str) -> None:
+    """The rest of pass 1 once an annotation (of any format) and its image are known."""
+    ctx: Context = _context["ctx"]
+    rel = item.xml
+    item.image_path, item.image_name = image_path, image_name
     # The boxes that pass every check but the pixel size's (pass 2 checks them all).
     item.boxes, early = voc.check_boxes(annotation, rel, math.inf, math.inf, ctx.classes,
                                         ctx.skip_difficult)
-    if not item.boxes and not ctx.keep_empty:  # nothing to train on: the image is not read
+    if not item.boxes and not (ctx.background and is_background(annotation)):
         item.problems += early + [problem(rel, "no_objects", "no boxes left to train on")]
-        return
+        return  # nothing to train on: the image is not read
     try:
         if ctx.hash_early:
             data = Path(image_path).read_bytes()
@@ -177,7 +189,7 @@ def inspect_image(item: Item) -> bytes | None:
     The image's bytes, or None (with the reason in `item.problems`) if unusable."""
     data = _guarded(lambda: _inspect_image(item), item)
     if data is not None and not item.boxes:
-        if _context["ctx"].keep_empty:
+        if _context["ctx"].background and is_background(item.annotation):
             item.problems.append(problem(item.xml, "negative_image", item.image_name))
         else:
             item.problems.append(problem(item.xml, "no_objects", "no boxes left to train on"))
@@ -205,7 +217,8 @@ def _inspect_image(item: Item) -> bytes | None:
                                                                       probe.raw_height)
     if note:
         item.problems.append(problem(rel, "exif_rotated", note))
-    item.problems += _size_problems(rel, xml_size, item.has_size, width, height)
+    if annotation.source != UNANNOTATED:  # a --negatives picture has no size to compare
+        item.problems += _size_problems(rel, xml_size, item.has_size, width, height)
     if item.rotate and not probe.decoded:  # re-encoded below: fail as a bad image here
         try:
             images.check_decodes(data)

@@ -10,14 +10,23 @@ from odhelper.errors import UsageError
 from odhelper.rundir import LABEL_MAP
 from odhelper.options.fields import option
 
+FORMATS = ("auto", "voc", "coco", "yolo")
+BALANCE_MODES = ("none", "sqrt", "repeat")
 # Folder names that say nothing about the dataset (the label map copy's name).
 GENERIC_FOLDERS = {"annotations", "images", "jpegimages", "train", "test", "val", "xml", "data"}
 
 
 @dataclass
 class TfrecordOptions:
+    RENAMED = {"keep_empty": "background"}  # old YAML keys (--keep-empty is a flag alias)
+
     input: Path = option(None, "folder searched recursively for LabelImg / Pascal VOC *.xml "
-                         "(a VOC devkit with Annotations/ + JPEGImages/ works too)", flags=("-i",))
+                         "(a VOC devkit with Annotations/ + JPEGImages/ works too), or a COCO "
+                         "instances JSON (file, or folder with annotations/*.json), or a YOLO "
+                         "folder (images/ + labels/*.txt + data.yaml or classes.txt)",
+                         flags=("-i",))
+    format: str = option("auto", "annotation format of --input (auto: detected)",
+                         choices=FORMATS)
     output: Path = option(Path("dataset"), "dataset folder to write", flags=("-o",))
     images: Path | None = option(None, "folder holding the images when they live apart from the XML")
     split_ratio: float = option(9.0, "train share: tenths as in the original helper tool (9 = 90 %% train, "
@@ -31,7 +40,17 @@ class TfrecordOptions:
     keep_validate: Path | None = option(None, "earlier dataset folder whose validation split is "
                                         "kept byte for byte (its validate records reused, its "
                                         "images never trained on); all new images train")
-    keep_empty: bool = option(False, "keep images without objects as negative examples")
+    background: bool = option(True, "keep background pictures (an annotation without any "
+                              "object) as examples with zero boxes (--keep-empty: the old "
+                              "name)", flags=("--keep-empty",))
+    negatives: Path | None = option(None, "folder of background pictures without annotations "
+                                    "(each trains as a picture with zero boxes)")
+    balance: str = option("none", "repeat-factor sampling of TRAINING pictures by their rarest "
+                          "class (LVIS style): sqrt: r = max(1, sqrt(t / f)), repeat: "
+                          "r = max(1, t / f); f = share of training pictures holding the "
+                          "class", choices=BALANCE_MODES)
+    balance_threshold: float = option(0.0, "t of --balance (0 = the most frequent class's "
+                                      "share: every class is lifted towards it)")
     skip_difficult: bool = option(False, "drop boxes marked difficult")
     strict: bool = option(False, "stop at the first problem instead of skipping it")
     verify_pixels: bool = option(False, "decode every image fully (slower; finds corrupt "
@@ -53,6 +72,9 @@ class TfrecordOptions:
         self.images = Path(self.images) if self.images else None
         self.label_map = Path(self.label_map) if self.label_map else None
         self.keep_validate = Path(self.keep_validate) if self.keep_validate else None
+        self.negatives = Path(self.negatives) if self.negatives else None
+        if self.balance_threshold < 0:
+            raise UsageError("tfrecord: --balance-threshold must be >= 0")
         if self.keep_validate and not self.label_map:  # the kept records carry its ids
             self.label_map = self.keep_validate / LABEL_MAP
         self.train_fraction  # validates split_ratio
@@ -78,6 +100,7 @@ class TfrecordOptions:
         if self.output.resolve().name != "dataset":
             return self.output.resolve().name
         folder = self.input.resolve()
+        folder = folder.parent if folder.is_file() else folder  # a COCO *.json
         while folder.name.lower() in GENERIC_FOLDERS and folder.parent != folder:
             folder = folder.parent
         return folder.name or "dataset"
@@ -94,10 +117,12 @@ class TfrecordOptions:
     def affecting_output(self) -> dict:
         """The options that change the records (for the fingerprint)."""
         return {"split_ratio": self.train_fraction, "seed": self.seed,
-                "keep_empty": self.keep_empty, "skip_difficult": self.skip_difficult,
+                "background": self.background, "skip_difficult": self.skip_difficult,
                 "verify_pixels": self.verify_pixels, "shards": self.shards,
                 "max_pixels": self.max_pixels,
                 "images": str(self.images.resolve()) if self.images else None,
                 "keep_validate": str(self.keep_validate.resolve()) if self.keep_validate
                 else None,
-                "input": str(self.input.resolve())}
+                "input": str(self.input.resolve()), "format": self.format,
+                "negatives": str(self.negatives.resolve()) if self.negatives else None,
+                "balance": self.balance, "balance_threshold": self.balance_threshold}

@@ -110,6 +110,7 @@ def load_yaml(cls: type, path: str | Path) -> dict[str, Any]:
     values = {}
     for key, value in data.items():
         name = str(key).replace("-", "_")
+        name = getattr(cls, "RENAMED", {}).get(name, name)  # an old name still reads
         if name not in known:
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""

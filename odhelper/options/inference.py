@@ -7,6 +7,7 @@ from pathlib import Path
 
 from odhelper.errors import UsageError
 from odhelper.options.fields import option
+from odhelper.options.training import Augmentation
 
 
 def _required(options, *names: str) -> None:
@@ -22,7 +23,7 @@ def _threshold(value: float) -> None:
 
 
 @dataclass
-class ConfigOptions:
+class ConfigOptions(Augmentation):
     model: str = option(None, "model name (odhelper zoo list)", flags=("-m",))
     dataset: Path = option(None, "dataset folder written by odhelper tfrecord", flags=("-d",))
     output: Path = option(None, "pipeline.config to write", flags=("-o",))

@@ -7,15 +7,33 @@ from pathlib import Path
 
 from odhelper.constants import PASCAL_MAP50
 from odhelper.errors import UsageError
+from odhelper.options.data import BALANCE_MODES
 from odhelper.options.fields import option
 
 EVAL_MODES = ("inline", "sidecar", "none")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 DEFAULT_EVAL_EVERY = 1000
+AUGMENT_PRESETS = ("none", "light", "default", "heavy")
 
 
 @dataclass
-class TrainingOptions:
+class Augmentation:
+    """What the training pictures go through (pipeline/augment.py writes it)."""
+    augment: str = option("default", "training augmentation: none, light (flip, brightness), "
+                          "default (the model template's own), heavy (crop, colour, patches)",
+                          choices=AUGMENT_PRESETS)
+    hflip: bool = option(True, "random horizontal flip (--no-hflip: for classes that have a "
+                         "side, e.g. left/right arrows)")
+    vflip: bool = option(False, "add a random vertical flip (overhead imagery)")
+    rotate90: bool = option(False, "add a random 90-degree rotation (overhead imagery)")
+
+    @property
+    def augmentation(self) -> "Augmentation":
+        return Augmentation(self.augment, self.hflip, self.vflip, self.rotate90)
+
+
+@dataclass
+class TrainingOptions(Augmentation):
     """What every command that trains takes."""
     model: str = option("ssd_mobilenet_v2", "model name (see `odhelper zoo list`)", flags=("-m",))
     batch_size: int | None = option(None, "training batch size (default: the template's; the "
@@ -29,6 +47,8 @@ class TrainingOptions:
                                 "(9 = 90 %% train) or a fraction (0.85), as `odhelper tfrecord "
                                 "-sr`", flags=("-sr",))
     seed: int = option(42, "seed of the split and of TensorFlow")
+    augmentations: list[str] = option(help="the effective augmentation options (written by "
+                                      "the run, for the record)", factory=list, cli=False)
     set: list[str] = option(help="pipeline override KEY=VALUE, repeatable (--set "
                             "learning_rate=0.001 --set train_config.batch_size=8)",
                             factory=list)
@@ -49,6 +69,9 @@ class RunOptions(TrainingOptions):
                                 "(reused when its fingerprint matches)", flags=("-i",))
     dataset: Path | None = option(None, "dataset folder written by `odhelper tfrecord` "
                                   "(default with -i: RUN_DIR/dataset)", flags=("-d",))
+    balance: str = option("none", "with -i: repeat-factor sampling of the training pictures "
+                          "by their rarest class, as `odhelper tfrecord --balance`",
+                          choices=BALANCE_MODES)
     run_dir: Path | None = option(None, "run directory (default: runs/<model>)", flags=("-o",))
     checkpoint_every: int | None = option(None, "save a checkpoint every K steps (default: "
                                           "--eval-every); one is also saved at each "
@@ -72,6 +95,9 @@ class RunOptions(TrainingOptions):
             raise UsageError("run: --steps N (>= 1, the total) is required")
         if self.input is None and self.dataset is None:
             raise UsageError("run: give -i XML_DIR or --dataset DIR")
+        if self.input is None and self.balance != "none":
+            raise UsageError("run: --balance applies when the dataset is made here (-i); for "
+                             "--dataset use `odhelper tfrecord --balance`")
         self.eval_every = self.eval_every or DEFAULT_EVAL_EVERY
         self.checkpoint_every = self.checkpoint_every or self.eval_every
         if self.checkpoint_every < 1 or self.patience < 0 or self.keep_checkpoints < 1 \
@@ -128,3 +154,27 @@ class ActiveOptions(TrainingOptions):
     def steps_after(self, round_number: int) -> int:
         """Total training steps once round `round_number` has trained."""
         return self.initial_steps + round_number * self.steps_per_round
+
+
+@dataclass
+class AugmentPreviewOptions(Augmentation):
+    """`odhelper augment-preview`: the augmentation fields apply with --model/--dataset
+    (a run directory's pipeline.config already holds its own)."""
+    run_dir: Path | None = option(None, "run directory: preview its pipeline.config")
+    model: str | None = option(None, "model name (with --dataset, instead of --run-dir)",
+                               flags=("-m",))
+    dataset: Path | None = option(None, "dataset folder written by `odhelper tfrecord`",
+                                  flags=("-d",))
+    count: int = option(16, "training samples in the grid", flags=("-n",))
+    output: Path | None = option(None, "PNG to write (default: RUN/augment_preview.png, or "
+                                 "./augment_preview.png)", flags=("-o",))
+    seed: int = option(0, "seed of the augmentation draws")
+
+    def __post_init__(self) -> None:
+        if (self.run_dir is None) == (self.model is None or self.dataset is None):
+            raise UsageError("augment-preview: give --run-dir RUN, or --model M and --dataset D")
+        if self.count < 1:
+            raise UsageError("augment-preview: -n must be >= 1")
+        self.run_dir = Path(self.run_dir) if self.run_dir else None
+        self.dataset = Path(self.dataset) if self.dataset else None
+        self.output = Path(self.output) if self.output else None

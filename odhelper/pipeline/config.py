@@ -12,7 +12,7 @@ from pathlib import Path
 from odhelper import log
 from odhelper.errors import OdhelperError
 from odhelper.rundir import LABEL_MAP
-from odhelper.pipeline import boxes, overrides, registry
+from odhelper.pipeline import augment, boxes, overrides, registry
 
 FROM_SCRATCH_WARNING = (
     "NO PRE-TRAINED CHECKPOINT: %s will train FROM SCRATCH (random weights). That needs "
@@ -29,6 +29,7 @@ class FillRequest:
     overrides: list[str] = field(default_factory=list)
     checkpoint: str | None = None  # checkpoint prefix (…/ckpt-0) or None: from scratch
     label_map: Path | None = None  # default: the dataset's label_map.pbtxt
+    augmentation: augment.Augmentation | None = None  # None: the template's, as is
 
 
 def read_dataset(dataset: Path) -> dict:
@@ -174,6 +175,9 @@ def fill(request: FillRequest) -> dict:
     overrides.apply(configs, pairs)
     if any(key in ("train_steps", "train_config.num_steps") for key, _ in pairs):
         set_steps(configs, configs["train_config"].num_steps)  # schedule length follows
+    if request.augmentation is not None:
+        steps = augment.apply(configs["train_config"], request.augmentation)
+        augment.warn_handedness(classes, steps)
     _sync_augmentation_size(configs)
     return configs
 

@@ -107,6 +107,33 @@ def headline(metrics: dict | None) -> str:
             f"{metrics.get('step')}), {metrics.get('pictures')} validation pictures.</p>{kpis}")
 
 
+def augmentation_section(run_dir: RunDir, samples: int) -> str:
+    """The effective augmentation options and what the model sees (written once, to
+    RUN/augment_preview.png)."""
+    import base64
+
+    from odhelper import log
+    from odhelper.pipeline import augment, config
+
+    if not run_dir.pipeline_config.is_file():
+        return _note("no pipeline.config in the run directory.")
+    configs = config.load(run_dir.pipeline_config)
+    steps = augment.describe(configs["train_config"])
+    listing = "<pre>" + html.escape("\n".join(steps) or "(none)") + "</pre>"
+    try:
+        if not run_dir.augment_preview.is_file() and samples:
+            from odhelper.report.augment_preview import write_grid
+            write_grid(configs, run_dir.augment_preview, samples)
+    except Exception as exc:  # noqa: BLE001 - the report still shows the rest
+        log.warning("Report: no augmentation preview (%s: %s)", type(exc).__name__, exc)
+    if not run_dir.augment_preview.is_file():
+        return listing + _note("no preview (odhelper augment-preview --run-dir RUN makes one).")
+    data = base64.b64encode(run_dir.augment_preview.read_bytes()).decode("ascii")
+    return listing + _img(data, "training samples after augmentation") + (
+        "<p>Training samples as the OD API's input pipeline makes them (augmented, "
+        "resized, before the model's pixel normalisation), with their boxes.</p>")
+
+
 def build_report(run_dir: RunDir, output: Path | None = None, samples: int = 8) -> Path:
     """Write the HTML report of `run_dir` from what it holds (default RUN/report.html);
     return its path."""
@@ -138,6 +165,8 @@ def build_report(run_dir: RunDir, output: Path | None = None, samples: int = 8) 
          _img(grid[0], "sample detections") + f"<p>{grid[1]} pictures; white: ground truth, "
          "colour: detections with scores.</p>" if grid else
          _note("no exported model or no evaluation records to draw from.")),
+        ("augmentation", "Augmentation: what the model sees",
+         augmentation_section(run_dir, samples)),
         ("class-table", "Per-class table",
          _table(tables.CLASS_HEADERS, [list(r.values()) for r in class_rows])
          if class_rows else _note("no eval/per_class.csv yet.")),

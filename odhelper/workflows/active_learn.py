@@ -70,7 +70,8 @@ def _train(options: ActiveOptions, round_number: int) -> dict[str, float]:
                                           else options.steps_per_round),
         batch_size=options.batch_size,
         checkpoint=options.checkpoint, from_scratch=options.from_scratch,
-        set=options.set, seed=options.seed, report=False))
+        set=options.set, seed=options.seed, report=False, augment=options.augment,
+        hflip=options.hflip, vflip=options.vflip, rotate90=options.rotate90))
     return result.last_metrics
 
 

@@ -37,7 +37,8 @@ def _dataset(options: RunOptions) -> Path:
     if options.input is None:
         return options.dataset
     tfrecord = TfrecordOptions(input=options.input, output=options.dataset, seed=options.seed,
-                               split_ratio=options.split_ratio, copy_label_map=False)
+                               split_ratio=options.split_ratio, copy_label_map=False,
+                               balance=options.balance)
     if dataset_is_current(tfrecord):
         log.info("TF Records reused: %s matches %s", options.dataset, options.input)
         return options.dataset
@@ -50,7 +51,7 @@ def _dataset(options: RunOptions) -> Path:
 
 def _configure(options: RunOptions, run_dir: RunDir, dataset: Path) -> dict:
     """Fill the template into RUN/pipeline.config (label map copied into RUN)."""
-    from odhelper.pipeline import config, registry, zoo
+    from odhelper.pipeline import augment, config, registry, zoo
 
     spec = registry.get(options.model)
     config.read_dataset(dataset)  # clear error when the dataset is missing or broken
@@ -60,8 +61,10 @@ def _configure(options: RunOptions, run_dir: RunDir, dataset: Path) -> dict:
     configs = config.fill(config.FillRequest(
         model=options.model, dataset=dataset, steps=options.steps,
         batch_size=options.batch_size, overrides=options.set, checkpoint=checkpoint,
-        label_map=run_dir.label_map))
+        label_map=run_dir.label_map, augmentation=options.augmentation))
     config.write(configs, run_dir.pipeline_config)
+    options.augmentations = augment.describe(configs["train_config"])
+    save_yaml(options, run_dir.options_file)  # with the effective augmentations
     return configs
 
 
