@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from odhelper import log
 from odhelper.engine.distribute import copy_from_chief, is_chief, several_workers
+from odhelper.engine.precision import float32_predictions, mixed_policy_active
 from odhelper.od import api
 from odhelper.rundir import RunDir
 
@@ -54,6 +55,8 @@ def build_training(configs: dict, run_dir: RunDir, strategy,
     train_config = configs["train_config"]
     with strategy.scope():
         model = od.model_builder.build(configs["model"], is_training=True, add_summaries=False)
+        if mixed_policy_active():  # --precision mixed_float16
+            float32_predictions(model)
         train_input = _train_dataset(configs, model, strategy)
         global_step = tf.Variable(0, trainable=False, dtype=tf.int64, name="global_step",
                                   aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)

@@ -107,13 +107,14 @@ def _train(options: RunOptions, run_dir: RunDir, configs: dict, result: RunResul
     from odhelper.engine.hooks import EvalHook
     from odhelper.engine.trainer import Trainer
 
+    scaleout.check_shards(configs, worker_count(options.strategy))
+    scaleout.check_precision(options)
     strategy = make_strategy(options.strategy, options.cpu_replicas)
     tf.random.set_seed(options.seed)
-    scaleout.check_shards(configs, worker_count(options.strategy))
-    scaleout.apply_precision(options)
     log.info("TensorBoard: tensorboard --logdir %s", run_dir.root.resolve())
     with log.stage("Transfer learning", "learning", model=options.model) as stage:
-        setup = build_training(configs, run_dir, strategy, options.keep_checkpoints)
+        with scaleout.precision(options.precision):
+            setup = build_training(configs, run_dir, strategy, options.keep_checkpoints)
         chief = is_chief(setup.strategy)
         start = setup.step
         try:
@@ -168,8 +169,9 @@ def run(options: RunOptions) -> RunResult:
 
     registry.get(options.model)  # unknown model: usage error before anything happens
     run_dir = RunDir(options.run_dir)
-    run_dir.root.mkdir(parents=True, exist_ok=True)
     chief = chief_task(options.strategy)  # another worker writes nothing into RUN
+    if chief:
+        run_dir.root.mkdir(parents=True, exist_ok=True)
     with log.to_dir(run_dir.root) if chief else contextlib.nullcontext():
         return _run(options, run_dir, chief)
 

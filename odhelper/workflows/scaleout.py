@@ -3,6 +3,7 @@ replicas or a GPU): the dataset every worker can read, the training-shard check,
 --precision, --steps-per-loop, and the evaluation the chief runs alone."""
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -82,10 +83,8 @@ def steps_per_loop(options: RunOptions) -> int:
     return GPU_STEPS_PER_LOOP if gpus_visible() else 1
 
 
-def apply_precision(options: RunOptions) -> None:
-    """--precision mixed_float16: the Keras policy, set before the model is built."""
-    import tensorflow as tf
-
+def check_precision(options: RunOptions) -> None:
+    """--precision mixed_float16 only where it can work: an SSD model, a GPU."""
     from odhelper.pipeline import registry
 
     if options.precision == "float32":
@@ -99,8 +98,23 @@ def apply_precision(options: RunOptions) -> None:
         raise UsageError(f"--precision {options.precision} needs a GPU and TensorFlow sees "
                          "none (on a CPU it is slower, not faster); `odhelper doctor` lists "
                          "the GPUs")
-    tf.keras.mixed_precision.set_global_policy(options.precision)
-    log.info("Precision: %s (float16 compute, float32 weights)", options.precision)
+
+
+@contextlib.contextmanager
+def precision(name: str):
+    """The Keras policy `name` while the training model is built; float32 again after
+    it (evaluation copies and the exported model are float32)."""
+    import tensorflow as tf
+
+    if name == "float32":
+        yield
+        return
+    tf.keras.mixed_precision.set_global_policy(name)
+    log.info("Precision: %s (float16 compute, float32 weights)", name)
+    try:
+        yield
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
 
 
 class CopyEvaluator:
