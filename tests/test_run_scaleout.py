@@ -17,8 +17,6 @@ import pytest
 
 from run_support import make_pictures
 
-pytestmark = pytest.mark.slow
-
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--model", "ssd_mobilenet_v2_cpu", "--batch-size", "2", "--no-report",
         "--set", "model.ssd.image_resizer.fixed_shape_resizer.height=64",
@@ -77,6 +75,7 @@ def no_scratch_left(*folders: Path) -> None:
         assert not list(folder.glob("odhelper-worker-*")), list(folder.iterdir())
 
 
+@pytest.mark.slow
 def test_two_workers_train_evaluate_export_and_resume(tmp_path):
     from odhelper.engine.restore import checkpoint_digest
 
@@ -105,9 +104,8 @@ def test_two_workers_train_evaluate_export_and_resume(tmp_path):
 
 
 def test_too_few_shards_is_refused_with_the_fix(tmp_path):
-    from odhelper.workflows.scaleout import check_shards
-
     from odhelper.errors import OdhelperError
+    from odhelper.workflows.scaleout import check_shards
 
     class Reader:
         input_path = [str(tmp_path / "train-?????-of-00001.record")]
@@ -121,16 +119,33 @@ def test_too_few_shards_is_refused_with_the_fix(tmp_path):
         check_shards({"train_input_config": Config()}, 2)
 
 
-def test_mirrored_on_two_cpu_replicas(tmp_path):
+@pytest.mark.slow
+def test_mirrored_on_two_cpu_replicas_in_loops(tmp_path):
     pictures = make_pictures(tmp_path / "pictures", count=8, size=64)
     run_dir = tmp_path / "run"
     process = odhelper(["run", *TINY, "-i", str(pictures), "--run-dir", str(run_dir),
-                        "--steps", "2", "--strategy", "mirrored", "--cpu-replicas", "2",
-                        "--eval-mode", "none", "--no-export"], tmp_path / "tmp")
+                        "--steps", "3", "--strategy", "mirrored", "--cpu-replicas", "2",
+                        "--steps-per-loop", "2", "--eval-mode", "none", "--no-export"],
+                       tmp_path / "tmp")
     output = process.communicate(timeout=600)[0]
     assert process.returncode == 0, output[-4000:]
     assert re.search(r"MirroredStrategy with devices \('\S+CPU:0', '\S+CPU:1'\)", output)
-    assert final_step(output) == 2 and (run_dir / "checkpoints" / "ckpt-2.index").is_file()
+    # a loop of 2 steps, then one cut at --steps
+    assert final_step(output) == 3 and (run_dir / "checkpoints" / "ckpt-3.index").is_file()
+
+
+def test_roles_from_tf_config(monkeypatch):
+    from odhelper.engine.distribute import chief_task, worker_count
+
+    cluster = {"worker": ["a:1", "b:1", "c:1"]}
+    for index, chief in ((0, True), (2, False)):
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster,
+                                                    "task": {"type": "worker", "index": index}}))
+        assert chief_task("multi_worker") is chief and chief_task("default")
+        assert worker_count("multi_worker") == 3 and worker_count("mirrored") == 1
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"chief": ["a:1"], **cluster},
+                                                "task": {"type": "worker", "index": 0}}))
+    assert not chief_task("multi_worker") and worker_count("multi_worker") == 4
 
 
 def alive(pid: int) -> bool:
@@ -152,6 +167,7 @@ def sidecar_of(process: subprocess.Popen) -> tuple[int, list[str]]:
     raise AssertionError("no sidecar started:\n" + "".join(seen[-40:]))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc (Linux)")
 def test_sidecar_ends_with_its_parent(tmp_path):
     pictures = make_pictures(tmp_path / "pictures", count=8, size=64)

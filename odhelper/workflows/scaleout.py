@@ -4,6 +4,7 @@ replicas or a GPU): the dataset every worker can read, the training-shard check,
 from __future__ import annotations
 
 import contextlib
+import glob
 import shutil
 import tempfile
 from pathlib import Path
@@ -57,17 +58,23 @@ def log_worker_checkpoint(prefix: str | None) -> None:
 
 def check_shards(configs: dict, workers: int) -> None:
     """Every worker reads its own training shards: refuse fewer shards than workers."""
-    import tensorflow as tf
-
     if workers < 2:
         return
     patterns = list(configs["train_input_config"].tf_record_input_reader.input_path)
-    found = sum(len(tf.io.gfile.glob(pattern)) for pattern in patterns)
+    found = sum(len(_matching(pattern)) for pattern in patterns)
     if found < workers:
         raise OdhelperError(
             f"{', '.join(patterns)}: {found} training shard(s) for {workers} workers; every "
             f"worker needs at least one: make the dataset again with `odhelper tfrecord "
             f"--shards {workers}` (or `odhelper run -i ... --shards {workers}`)")
+
+
+def _matching(pattern: str) -> list[str]:
+    if "://" in pattern:  # gs://, s3://...: TensorFlow's file system
+        import tensorflow as tf
+
+        return tf.io.gfile.glob(pattern)
+    return glob.glob(pattern)
 
 
 def gpus_visible() -> bool:
