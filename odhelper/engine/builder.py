@@ -72,15 +72,15 @@ def build_training(configs: dict, run_dir: RunDir, strategy,
         setup = TrainingSetup(configs, strategy, model, optimizer, global_step,
                               learning_rate if callable(learning_rate) else (lambda: learning_rate),
                               checkpoint, manager, train_input, scratch_dir=scratch)
-        try:
-            if several_workers(strategy):
-                _restore_every_worker(setup)
-            else:
-                _restore(setup)
-        except BaseException:
-            if scratch:
-                shutil.rmtree(scratch, ignore_errors=True)
-            raise
+        if not several_workers(strategy):
+            _restore(setup)
+            return setup
+    try:
+        _restore_every_worker(setup)
+    except BaseException:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
     return setup
 
 
@@ -103,11 +103,12 @@ def _restore_every_worker(setup: TrainingSetup) -> None:
     other workers see the chief's run directory."""
     od = api()
     train_config = setup.configs["train_config"]
-    if not train_config.optimizer.use_moving_average:  # else built already
-        od.model_lib_v2._ensure_model_is_built(  # noqa: SLF001 - as train_loop does
-            setup.model, setup.train_input, train_config.unpad_groundtruth_tensors)
-    _build_optimizer(setup.optimizer, setup.model.trainable_variables)
-    if is_chief(setup.strategy):
+    with setup.strategy.scope():  # every worker creates the same variables, together
+        if not train_config.optimizer.use_moving_average:  # else built already
+            od.model_lib_v2._ensure_model_is_built(  # noqa: SLF001 - as train_loop does
+                setup.model, setup.train_input, train_config.unpad_groundtruth_tensors)
+        _build_optimizer(setup.optimizer, setup.model.trainable_variables)
+    if is_chief(setup.strategy):  # outside the scope: what the restore creates is local
         _restore(setup)
     optimizer_variables = setup.optimizer.variables
     if callable(optimizer_variables):
