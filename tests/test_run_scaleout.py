@@ -50,7 +50,7 @@ def two_workers(args: list[str], tmp: Path) -> list[str]:
                           TF_CONFIG=json.dumps({"cluster": {"worker": cluster},
                                                 "task": {"type": "worker", "index": index}}))
                  for index in range(2)]
-    outputs = [process.communicate(timeout=900)[0] for process in processes]
+    outputs = [process.communicate(timeout=1800)[0] for process in processes]
     for index, (process, output) in enumerate(zip(processes, outputs)):
         assert process.returncode == 0, f"worker {index}:\n{output[-4000:]}"
     return outputs
@@ -127,7 +127,7 @@ def test_mirrored_on_two_cpu_replicas_in_loops(tmp_path):
                         "--steps", "3", "--strategy", "mirrored", "--cpu-replicas", "2",
                         "--steps-per-loop", "2", "--eval-mode", "none", "--no-export"],
                        tmp_path / "tmp")
-    output = process.communicate(timeout=600)[0]
+    output = process.communicate(timeout=1800)[0]
     assert process.returncode == 0, output[-4000:]
     assert re.search(r"MirroredStrategy with devices \('\S+CPU:0', '\S+CPU:1'\)", output)
     # a loop of 2 steps, then one cut at --steps
@@ -179,7 +179,7 @@ def test_sidecar_ends_with_its_parent(tmp_path):
         time.sleep(3)  # the sidecar is loading TensorFlow or evaluating
         assert alive(sidecar)
         process.send_signal(sent)
-        process.communicate(timeout=120)
+        process.communicate(timeout=300)
         deadline = time.monotonic() + 10
         while alive(sidecar) and time.monotonic() < deadline:
             time.sleep(0.2)
