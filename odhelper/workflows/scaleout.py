@@ -15,7 +15,9 @@ from odhelper.options.data import TfrecordOptions
 from odhelper.options.training import RunOptions
 
 GPU_STEPS_PER_LOOP = 100
-MIXED_PRECISION_ARCHITECTURES = ("ssd",)  # OD API models checked to train under mixed_float16
+# checked: ssd_mobilenet_v2_cpu trains under mixed_float16 (float32 predictions, on a CPU);
+# Faster R-CNN is not supported
+MIXED_PRECISION_ARCHITECTURES = ("ssd",)
 
 
 def tfrecord_options(options: RunOptions, workers: int) -> TfrecordOptions:
