@@ -3,10 +3,13 @@ global step and checkpoint manager, from the OD API's own builders (the pieces
 `model_lib_v2.train_loop` is made of)."""
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from odhelper import log
+from odhelper.engine.distribute import copy_from_chief, is_chief, several_workers
+from odhelper.engine.precision import float32_predictions, mixed_policy_active
 from odhelper.od import api
 from odhelper.rundir import RunDir
 
@@ -24,6 +27,7 @@ class TrainingSetup:
     manager: Any  # tf.train.CheckpointManager over RUN/checkpoints
     train_input: Any  # distributed, repeated dataset
     restored_from: str | None = None
+    scratch_dir: str | None = None  # a non-chief worker's checkpoint folder: remove at exit
 
     @property
     def step(self) -> int:
@@ -51,6 +55,8 @@ def build_training(configs: dict, run_dir: RunDir, strategy,
     train_config = configs["train_config"]
     with strategy.scope():
         model = od.model_builder.build(configs["model"], is_training=True, add_summaries=False)
+        if mixed_policy_active():  # --precision mixed_float16
+            float32_predictions(model)
         train_input = _train_dataset(configs, model, strategy)
         global_step = tf.Variable(0, trainable=False, dtype=tf.int64, name="global_step",
                                   aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
@@ -61,25 +67,63 @@ def build_training(configs: dict, run_dir: RunDir, strategy,
                 model, train_input, train_config.unpad_groundtruth_tensors)
             optimizer.shadow_copy(model)
         checkpoint = tf.train.Checkpoint(step=global_step, model=model, optimizer=optimizer)
-        manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(run_dir, strategy),
-                                             max_to_keep=keep_checkpoints)
+        folder, scratch = _checkpoint_dir(run_dir, strategy)
+        manager = tf.train.CheckpointManager(checkpoint, folder, max_to_keep=keep_checkpoints)
         setup = TrainingSetup(configs, strategy, model, optimizer, global_step,
                               learning_rate if callable(learning_rate) else (lambda: learning_rate),
-                              checkpoint, manager, train_input)
-        _restore(setup)
+                              checkpoint, manager, train_input, scratch_dir=scratch)
+        if not several_workers(strategy):
+            _restore(setup)
+            return setup
+    try:
+        _restore_every_worker(setup)
+    except BaseException:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
     return setup
 
 
-def _checkpoint_dir(run_dir: RunDir, strategy) -> str:
-    """RUN/checkpoints; another worker of a multi-worker run must save too (the save
-    is collective) but into a folder of its own, as model_lib_v2.train_loop does."""
+def _checkpoint_dir(run_dir: RunDir, strategy) -> tuple[str, str | None]:
+    """(folder, scratch): RUN/checkpoints; another worker of a multi-worker run must
+    save too (the save is collective) but into a folder of its own, as
+    model_lib_v2.train_loop does: a scratch folder to remove at exit."""
     import tempfile
 
-    from odhelper.engine.distribute import is_chief
-
     if is_chief(strategy):
-        return str(run_dir.checkpoints)
-    return tempfile.mkdtemp(prefix="odhelper-worker-ckpt-")
+        return str(run_dir.checkpoints), None
+    scratch = tempfile.mkdtemp(prefix="odhelper-worker-ckpt-")
+    return scratch, scratch
+
+
+def _restore_every_worker(setup: TrainingSetup) -> None:
+    """Multi-worker: every variable exists first (model and optimizer slots), the chief
+    restores (its latest checkpoint, else the fine-tune one), then every worker takes
+    the chief's values: a resumed run starts identical everywhere, whether or not the
+    other workers see the chief's run directory."""
+    od = api()
+    train_config = setup.configs["train_config"]
+    with setup.strategy.scope():  # every worker creates the same variables, together
+        if not train_config.optimizer.use_moving_average:  # else built already
+            od.model_lib_v2._ensure_model_is_built(  # noqa: SLF001 - as train_loop does
+                setup.model, setup.train_input, train_config.unpad_groundtruth_tensors)
+        _build_optimizer(setup.optimizer, setup.model.trainable_variables)
+    if is_chief(setup.strategy):  # outside the scope: what the restore creates is local
+        _restore(setup)
+    optimizer_variables = setup.optimizer.variables
+    if callable(optimizer_variables):
+        optimizer_variables = optimizer_variables()
+    copy_from_chief(setup.strategy, [setup.global_step, *setup.model.variables,
+                                     *optimizer_variables])
+    log.info("Every worker starts from the chief's state (step %d)", setup.step)
+
+
+def _build_optimizer(optimizer, variables) -> None:
+    """Create the optimizer's slot variables now rather than at the first step."""
+    if hasattr(optimizer, "_create_all_weights"):  # legacy Keras optimizers
+        optimizer._create_all_weights(variables)  # noqa: SLF001
+    else:
+        optimizer.build(variables)
 
 
 def _restore(setup: TrainingSetup) -> None:
@@ -102,8 +146,9 @@ def _restore(setup: TrainingSetup) -> None:
 
 
 def make_train_step(setup: TrainingSetup):
-    """A tf.function taking ONE step with the OD API's `eager_train_step`; returns the
-    reduced loss dict. Built once, traced once."""
+    """A tf.function taking `steps` (a tensor, >= 1) steps with the OD API's
+    `eager_train_step` in one call; returns the reduced loss dict of the last one.
+    Built once, traced once."""
     import tensorflow as tf
 
     od = api()
@@ -120,10 +165,16 @@ def make_train_step(setup: TrainingSetup):
         setup.global_step.assign_add(1)
         return losses
 
-    @tf.function
-    def train_step(iterator):
+    def one_step(iterator):
         features, labels = next(iterator)
         per_replica = strategy.run(replica_step, args=(features, labels))
         return od.model_lib_v2.reduce_dict(strategy, per_replica, tf.distribute.ReduceOp.SUM)
+
+    @tf.function
+    def train_step(iterator, steps):
+        losses = one_step(iterator)
+        for _ in tf.range(steps - 1):  # a graph loop: no host round trip between steps
+            losses = one_step(iterator)
+        return losses
 
     return train_step

@@ -29,8 +29,10 @@ class TrainLogHook(Hook):
         self.writer = tf.summary.create_file_writer(str(run_dir.train_events))
         self._clock, self._clock_step = time.perf_counter(), None
         self._bar = None
+        self._logged = 0
 
     def before_train(self, trainer: Trainer) -> None:
+        self._logged = trainer.step
         self._bar = log.progress(total=trainer.total_steps, initial=trainer.step,
                                  desc="train", unit="step")
 
@@ -40,8 +42,10 @@ class TrainLogHook(Hook):
         step = trainer.step
         if self._clock_step is None:  # first step includes tracing: do not time it
             self._clock, self._clock_step = time.perf_counter(), step
-        if step % self.every and step != trainer.total_steps:
+        crossed = step // self.every > self._logged // self.every
+        if not crossed and step != trainer.total_steps:  # loops of K steps may skip multiples
             return
+        self._logged = step
         elapsed = time.perf_counter() - self._clock
         rate = (step - self._clock_step) / elapsed if elapsed > 0 and step > self._clock_step \
             else 0.0

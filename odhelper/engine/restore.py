@@ -53,3 +53,21 @@ def checkpoint_step(prefix: str) -> int:
             return int(reader.get_tensor(key))
     match = re.search(r"(\d+)$", prefix)
     return int(match.group(1)) if match else 0
+
+
+def checkpoint_digest(prefix: str) -> str:
+    """SHA-256 of every variable saved in checkpoint `prefix` (names and values): two
+    workers of one run that agree have the same digest."""
+    import hashlib
+
+    import numpy as np
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(prefix)
+    digest = hashlib.sha256()
+    for key in sorted(reader.get_variable_to_shape_map()):
+        if key.startswith("save_counter") or key == "_CHECKPOINTABLE_OBJECT_GRAPH":
+            continue
+        digest.update(key.encode())
+        digest.update(np.ascontiguousarray(reader.get_tensor(key)).tobytes())
+    return digest.hexdigest()

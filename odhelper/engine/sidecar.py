@@ -3,13 +3,18 @@ of RUN/checkpoints while training continues (for users whose GPU is busy).
 
     python -m odhelper.engine.sidecar RUN_DIR BEST_METRIC PARENT_PID
 It stops once the trainer asks it to (RunDir.sidecar_stop) and the last
-checkpoint is evaluated, or as soon as its parent process is gone.
+checkpoint is evaluated, or as soon as its parent process is gone: it polls the
+parent between evaluations and, on Linux, the kernel also ends it when the parent
+dies (PR_SET_PDEATHSIG), even in the middle of an evaluation. A SIGTERM to the
+training process stops training as Ctrl-C does (checkpoint saved) and ends the sidecar.
 """
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +31,7 @@ class SidecarHook(Hook):
 
     def __init__(self, run_dir: RunDir, best_metric: str):
         self.run_dir, self.best_metric, self.process = run_dir, best_metric, None
+        self._previous_sigterm = None
 
     def before_train(self, trainer) -> None:
         self.run_dir.sidecar_stop.unlink(missing_ok=True)
@@ -34,13 +40,58 @@ class SidecarHook(Hook):
             [sys.executable, "-m", "odhelper.engine.sidecar", str(self.run_dir.root),
              self.best_metric, str(os.getpid())], env=env)
         log.info("Evaluation sidecar started (pid %d)", self.process.pid)
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
 
     def after_train(self, trainer) -> None:
         if self.process is None:
             return
-        self.run_dir.sidecar_stop.write_text(str(trainer.step))
-        code = self.process.wait()
-        log.info("Evaluation sidecar finished (exit %d)", code)
+        try:
+            if trainer.error is None:  # let it evaluate the last checkpoint
+                self.run_dir.sidecar_stop.write_text(str(trainer.step))
+                code = self.process.wait()
+                log.info("Evaluation sidecar finished (exit %d)", code)
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        """Stop the sidecar if it still runs; put the SIGTERM handler back."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            log.info("Evaluation sidecar stopped")
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM during training: stop as Ctrl-C does (the checkpoint is saved)."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def die_with_parent(parent: int) -> bool:
+    """Ask Linux to SIGTERM this process when its parent dies (prctl PR_SET_PDEATHSIG);
+    False where that is not available (the polling of the parent remains)."""
+    import ctypes
+    import ctypes.util
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        set_death_signal = 1  # PR_SET_PDEATHSIG
+        if libc.prctl(set_death_signal, int(signal.SIGTERM), 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+    return True
 
 
 def _checkpoints(run_dir: RunDir) -> list[str]:
@@ -87,6 +138,8 @@ def serve(run_dir: RunDir, metric: str, parent: int | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 3:
+        die_with_parent(int(sys.argv[3]))
     log.setup()
     with log.to_dir(sys.argv[1]):
         sys.exit(serve(RunDir(Path(sys.argv[1])), sys.argv[2],

@@ -1,8 +1,11 @@
-"""The training loop: one process, evaluation periods of `--eval-every` steps,
-hooks after every step and at the end of every period (detectron2-style).
+"""The training loop: evaluation periods of `--eval-every` steps, loops of
+`--steps-per-loop` steps inside one tf.function call, hooks after every loop and at
+the end of every period (detectron2-style).
 
-    trainer = Trainer(setup, total_steps, eval_every, hooks)
+    trainer = Trainer(setup, total_steps, eval_every, hooks, steps_per_loop, save_every)
     trainer.train()
+
+A loop never passes an evaluation, a `save_every` checkpoint or the last step.
 """
 from __future__ import annotations
 
@@ -30,9 +33,14 @@ class Hook:
 
 class Trainer:
     def __init__(self, setup: TrainingSetup, total_steps: int, eval_every: int,
-                 hooks: Sequence[Hook] = ()):
+                 hooks: Sequence[Hook] = (), steps_per_loop: int = 1, save_every: int = 0):
+        from odhelper.engine.distribute import several_workers, stop_together
+
         self.setup = setup
         self.total_steps, self.eval_every = total_steps, eval_every
+        self.steps_per_loop, self.save_every = max(1, steps_per_loop), save_every
+        # several workers stop together, at the end of a period (e.g. the chief's patience)
+        self._agree = stop_together(setup.strategy) if several_workers(setup.strategy) else None
         self.hooks = list(hooks)
         self.stop_reason: str | None = None  # set by a hook to end training early
         self.error: BaseException | None = None  # what ended training abnormally
@@ -55,19 +63,30 @@ class Trainer:
     def next_boundary(self) -> int:
         return min((self.step // self.eval_every + 1) * self.eval_every, self.total_steps)
 
+    def loop_length(self, until: int) -> int:
+        """Steps of the next loop: --steps-per-loop, cut at `until` and at the next
+        checkpoint of `save_every`."""
+        steps = min(self.steps_per_loop, until - self.step)
+        if self.save_every:
+            steps = min(steps, self.save_every - self.step % self.save_every)
+        return steps
+
     def run_steps(self, until: int) -> None:
-        """Train up to global step `until`, calling after_step hooks."""
+        """Train up to global step `until`, calling after_step hooks after each loop."""
+        import tensorflow as tf
+
         if self._iterator is None:
             self._iterator = iter(self.setup.train_input)
         while self.step < until:
+            steps = self.loop_length(until)
             started = time.perf_counter()
-            losses = self._step_fn(self._iterator)
+            losses = self._step_fn(self._iterator, tf.constant(steps))
             values = {key: float(value) for key, value in losses.items()}
             seconds = time.perf_counter() - started
             if self.first_step_seconds is None:
                 self.first_step_seconds = seconds
             else:
-                self._timed[0] += 1
+                self._timed[0] += steps
                 self._timed[1] += seconds
             self.last_losses = values
             for hook in self.hooks:
@@ -82,6 +101,8 @@ class Trainer:
                 self.run_steps(self.next_boundary())
                 for hook in self.hooks:
                     hook.after_eval_period(self)
+                if self._agree:
+                    self.stop_reason = self._agree(self.stop_reason)
         except BaseException as exc:
             self.error = exc
             raise

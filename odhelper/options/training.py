@@ -12,6 +12,7 @@ from odhelper.options.fields import option
 
 EVAL_MODES = ("inline", "sidecar", "none")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("float32", "mixed_float16")
 DEFAULT_EVAL_EVERY = 1000
 AUGMENT_PRESETS = ("none", "light", "default", "heavy")
 
@@ -88,6 +89,15 @@ class RunOptions(TrainingOptions):
                           "when no evaluation table exists yet)")
     keep_checkpoints: int = option(3, "checkpoints kept in RUN_DIR/checkpoints")
     log_every: int = option(10, "train log line + TensorBoard scalars every N steps")
+    shards: int = option(0, "train shards when -i makes the dataset (as `odhelper tfrecord "
+                         "--shards`); 0 = automatic, at least one per worker")
+    steps_per_loop: int | None = option(None, "training steps inside one tf.function call; "
+                                        "hooks and the NaN check run after each loop "
+                                        "(default: 1 on CPU, 100 with a GPU)")
+    precision: str = option("float32", "mixed_float16: float16 compute on a GPU (SSD models)",
+                            choices=PRECISIONS)
+    cpu_replicas: int = option(0, "split the CPU into N logical devices, so that --strategy "
+                               "mirrored trains N replicas on a CPU (testing; 0 = off)")
 
     def __post_init__(self) -> None:
         self.check_training_fields("run")
@@ -101,9 +111,12 @@ class RunOptions(TrainingOptions):
         self.eval_every = self.eval_every or DEFAULT_EVAL_EVERY
         self.checkpoint_every = self.checkpoint_every or self.eval_every
         if self.checkpoint_every < 1 or self.patience < 0 or self.keep_checkpoints < 1 \
-                or self.log_every < 1:
-            raise UsageError("run: --checkpoint-every, --keep-checkpoints and --log-every must "
-                             "be >= 1, --patience >= 0")
+                or self.log_every < 1 or (self.steps_per_loop is not None
+                                          and self.steps_per_loop < 1):
+            raise UsageError("run: --checkpoint-every, --keep-checkpoints, --log-every and "
+                             "--steps-per-loop must be >= 1, --patience >= 0")
+        if self.shards < 0 or self.cpu_replicas < 0:
+            raise UsageError("run: --shards and --cpu-replicas must be >= 0")
         if self.patience and self.eval_mode != "inline":
             raise UsageError("run: --patience needs --eval-mode inline (the sidecar evaluates "
                              "behind training and cannot stop it)")

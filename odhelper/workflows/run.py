@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odhelper import files, log
-from odhelper.options.data import TfrecordOptions
 from odhelper.options.fields import save_yaml
 from odhelper.options.training import RunOptions
 from odhelper.rundir import LABEL_MAP, RunDir
+from odhelper.workflows import scaleout
 
 
 @dataclass
@@ -30,47 +30,55 @@ class RunResult:
     steps_per_second: float = 0.0
 
 
-def _dataset(options: RunOptions) -> Path:
-    """Build the dataset from -i XML_DIR, or reuse it when its fingerprint matches."""
+def _dataset(options: RunOptions, workers: int, chief: bool) -> tuple[Path, Path | None]:
+    """(dataset, scratch folder to remove): build the dataset from -i XML_DIR, or reuse
+    it when its fingerprint matches."""
     from odhelper.data.build import build_dataset, dataset_is_current
 
     if options.input is None:
-        return options.dataset
-    tfrecord = TfrecordOptions(input=options.input, output=options.dataset, seed=options.seed,
-                               split_ratio=options.split_ratio, copy_label_map=False,
-                               balance=options.balance)
+        return options.dataset, None
+    tfrecord = scaleout.tfrecord_options(options, workers)
+    if not chief:
+        return scaleout.worker_dataset(tfrecord)
     if dataset_is_current(tfrecord):
         log.info("TF Records reused: %s matches %s", options.dataset, options.input)
-        return options.dataset
+        return options.dataset, None
     with log.stage("TF Record Generator", "conversion", input=options.input) as stage:
         content = build_dataset(tfrecord)
         stage.extra["train images"] = content["splits"]["train"]["images"]
         stage.extra["validate images"] = content["splits"]["validate"]["images"]
-    return options.dataset
+    return options.dataset, None
 
 
-def _configure(options: RunOptions, run_dir: RunDir, dataset: Path) -> dict:
-    """Fill the template into RUN/pipeline.config (label map copied into RUN)."""
+def _configure(options: RunOptions, run_dir: RunDir, dataset: Path, chief: bool) -> dict:
+    """Fill the template into RUN/pipeline.config (label map copied into RUN); another
+    worker only fills it (the chief writes the run directory)."""
     from odhelper.pipeline import augment, config, registry, zoo
 
     spec = registry.get(options.model)
     config.read_dataset(dataset)  # clear error when the dataset is missing or broken
-    files.write_text(run_dir.label_map, (dataset / LABEL_MAP).read_text(encoding="utf-8"))
-    checkpoint = run_dir.fine_tune_checkpoint() if run_dir.latest_step() else \
-        zoo.resolve(spec, options.checkpoint, options.from_scratch)
+    if chief:
+        files.write_text(run_dir.label_map, (dataset / LABEL_MAP).read_text(encoding="utf-8"))
+        checkpoint = run_dir.fine_tune_checkpoint() if run_dir.latest_step() else \
+            zoo.resolve(spec, options.checkpoint, options.from_scratch)
+    else:  # another worker restores nothing: it takes the chief's state
+        checkpoint = None
     configs = config.fill(config.FillRequest(
         model=options.model, dataset=dataset, steps=options.steps,
         batch_size=options.batch_size, overrides=options.set, checkpoint=checkpoint,
-        label_map=run_dir.label_map, augmentation=options.augmentation))
-    config.write(configs, run_dir.pipeline_config)
-    options.augmentations = augment.describe(configs["train_config"])
-    save_yaml(options, run_dir.options_file)  # with the effective augmentations
+        label_map=run_dir.label_map if chief else dataset / LABEL_MAP,
+        augmentation=options.augmentation))
+    if chief:
+        config.write(configs, run_dir.pipeline_config)
+        options.augmentations = augment.describe(configs["train_config"])
+        save_yaml(options, run_dir.options_file)  # with the effective augmentations
     return configs
 
 
 def _hooks(options: RunOptions, run_dir: RunDir, setup, chief: bool):
     from odhelper.engine import hooks as h
     from odhelper.engine.evaluator import Evaluator
+    from odhelper.engine.distribute import several_workers
     from odhelper.engine.trainer import CheckpointHook, NanGuard
 
     checkpoints = CheckpointHook(options.checkpoint_every)
@@ -80,7 +88,11 @@ def _hooks(options: RunOptions, run_dir: RunDir, setup, chief: bool):
               checkpoints]
     if options.eval_mode == "inline":
         best = h.BestKeeper(run_dir, options.best_metric)
-        evaluator = Evaluator(setup.model, setup.configs)
+        if several_workers(setup.strategy):  # alone, on a copy: no collective to join
+            log.info("Multi-worker: the chief evaluates a copy of the model at each boundary")
+            evaluator = scaleout.CopyEvaluator(setup.manager, setup.configs)
+        else:
+            evaluator = Evaluator(setup.model, setup.configs)
         chosen.append(h.EvalHook(run_dir, evaluator, best, options.patience))
     elif options.eval_mode == "sidecar":
         from odhelper.engine.sidecar import SidecarHook
@@ -93,20 +105,29 @@ def _train(options: RunOptions, run_dir: RunDir, configs: dict, result: RunResul
     import tensorflow as tf
 
     from odhelper.engine.builder import build_training
-    from odhelper.engine.distribute import is_chief, make_strategy
+    from odhelper.engine.distribute import is_chief, make_strategy, worker_count
     from odhelper.engine.hooks import EvalHook
     from odhelper.engine.trainer import Trainer
 
+    scaleout.check_shards(configs, worker_count(options.strategy))
+    scaleout.check_precision(options)
+    strategy = make_strategy(options.strategy, options.cpu_replicas)
     tf.random.set_seed(options.seed)
     log.info("TensorBoard: tensorboard --logdir %s", run_dir.root.resolve())
     with log.stage("Transfer learning", "learning", model=options.model) as stage:
-        setup = build_training(configs, run_dir, make_strategy(options.strategy),
-                               options.keep_checkpoints)
+        with scaleout.precision(options.precision):
+            setup = build_training(configs, run_dir, strategy, options.keep_checkpoints)
         chief = is_chief(setup.strategy)
         start = setup.step
-        hooks = _hooks(options, run_dir, setup, chief)
-        trainer = Trainer(setup, options.steps, options.eval_every, hooks)
-        final = trainer.train()
+        try:
+            hooks = _hooks(options, run_dir, setup, chief)
+            trainer = Trainer(setup, options.steps, options.eval_every, hooks,
+                              scaleout.steps_per_loop(options), options.checkpoint_every)
+            final = trainer.train()
+            if not chief:  # evidence that the workers agree, before the folder goes
+                scaleout.log_worker_checkpoint(setup.manager.latest_checkpoint)
+        finally:
+            scaleout.remove_scratch(setup.scratch_dir)
         stage.extra.update({"steps": final - start, "final step": final,
                             "steps/s": round(trainer.steps_per_second, 3)})
         if trainer.first_step_seconds is not None:
@@ -145,34 +166,46 @@ def _best_and_last(run_dir: RunDir, result: RunResult) -> None:
 
 def run(options: RunOptions) -> RunResult:
     """The whole run (or the rest of it, when resumed)."""
+    from odhelper.engine.distribute import chief_task
     from odhelper.pipeline import registry
 
     registry.get(options.model)  # unknown model: usage error before anything happens
     run_dir = RunDir(options.run_dir)
+    chief = chief_task(options.strategy)  # another worker writes nothing into RUN
+    if not chief:
+        return _run(options, run_dir, chief)
+    run_dir.root.mkdir(parents=True, exist_ok=True)
     with run_dir.locked("run"), log.to_dir(run_dir.root):
-        return _run(options, run_dir)
+        return _run(options, run_dir, chief)
 
 
-def _run(options: RunOptions, run_dir: RunDir) -> RunResult:
+def _run(options: RunOptions, run_dir: RunDir, chief: bool) -> RunResult:
     from odhelper.engine import exporter
+    from odhelper.engine.distribute import worker_count
 
     started = time.perf_counter()
     log.info("Program start [ model : %s, num steps : %d ]", options.model, options.steps)
-    save_yaml(options, run_dir.options_file)
+    if chief:
+        save_yaml(options, run_dir.options_file)
     result = RunResult(run_dir, run_dir.latest_step(), "already finished")
     finished = (run_dir.finished_steps() or 0) >= options.steps
     if finished:
         log.info("Run %s already finished at step %d (--steps %d): nothing to train",
                  run_dir, result.final_step, options.steps)
     else:
-        run_dir.done_marker.unlink(missing_ok=True)  # --steps grew: continue training
+        if chief:
+            run_dir.done_marker.unlink(missing_ok=True)  # --steps grew: continue training
         if run_dir.latest_step():
             log.info("Continuing %s from step %d to %d", run_dir, run_dir.latest_step(),
                      options.steps)
-        dataset = _dataset(options)
-        with log.stage("Create config", "config", model=options.model):
-            configs = _configure(options, run_dir, dataset)
-        if not _train(options, run_dir, configs, result):
+        dataset, scratch = _dataset(options, worker_count(options.strategy), chief)
+        try:
+            with log.stage("Create config", "config", model=options.model):
+                configs = _configure(options, run_dir, dataset, chief)
+            trained_as_chief = _train(options, run_dir, configs, result)
+        finally:
+            scaleout.remove_scratch(scratch)
+        if not trained_as_chief:
             log.info("Worker done: the chief exports and reports")
             return result
     _best_and_last(run_dir, result)
