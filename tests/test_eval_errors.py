@@ -105,8 +105,8 @@ def test_operating_points_by_hand():
     assert errors.operating_point(cat, target_precision=0.5).threshold == pytest.approx(0.5)
     assert errors.operating_point(cat, target_recall=1 / 3).threshold == pytest.approx(0.9)
     missed = errors.operating_point(dog, target_recall=0.9)
-    assert (missed.met, missed.threshold, missed.rule) == (False, pytest.approx(0.95),
-                                                            "recall >= 0.9")
+    assert (missed.met, missed.threshold, missed.rule) == (
+        False, pytest.approx(0.95), "recall >= 0.9 not reached: max F1")
     empty = errors.operating_point(errors.curves([pictures()[2]], CATEGORIES)[1])
     assert empty.threshold == 0.5 and not empty.met and math.isnan(empty.precision)
     assert np.isnan(errors.ClassErrors("x").precision)

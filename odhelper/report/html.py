@@ -15,6 +15,7 @@ from odhelper import files
 from odhelper.constants import COCO_AP50, COCO_AR100, COCO_MAP, PASCAL_MAP50
 from odhelper.metrics import tables
 from odhelper.report import plots, sources
+from odhelper.report.error_sections import SECTIONS as ERROR_SECTIONS
 from odhelper.rundir import RunDir
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
@@ -145,6 +146,7 @@ def build_report(run_dir: RunDir, output: Path | None = None, samples: int = 8) 
          _table(tables.LETTER_HEADERS, [list(r.values()) for r in
                                         tables.read_class_csv(letters)])
          if letters.is_file() else _note("run evaluate with --per-image-table N.")),
+        *((key, title, build(run_dir)) for key, title, build in ERROR_SECTIONS),
         ("timings", "Stage timings", timings_section(records)),
         ("options", "Run options (run.yaml)",
          f"<pre>{html.escape(json.dumps(options, indent=2, default=str))}</pre>"

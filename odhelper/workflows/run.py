@@ -177,6 +177,8 @@ def _run(options: RunOptions, run_dir: RunDir) -> RunResult:
     exported = run_dir.saved_model.exists()
     if options.export and not (finished and exported):
         exporter.export(run_dir, tflite=options.tflite)
+        from odhelper.workflows.evaluate import evaluate_after_run
+        evaluate_after_run(run_dir)  # thresholds.json beside the export; the test split
     result.export = run_dir.export if run_dir.saved_model.exists() else None
     if options.report and not (finished and run_dir.report.exists()):
         from odhelper.workflows.report import report_after_run
