@@ -251,7 +251,8 @@ def operating_point(curve: Curve, target_precision: float | None = None,
         reach = np.flatnonzero(recall >= target_recall)
         pick = int(reach[0]) if len(reach) else None
     if pick is None:
-        met, rule = rule == "max F1", rule + " not reached: max F1"
+        if rule != "max F1":
+            met, rule = False, rule + " not reached: max F1"
         pick = int(np.argmax(f1))  # first maximum: the highest threshold
     return OperatingPoint(curve.name, float(curve.thresholds[pick]), float(precision[pick]),
                           float(recall[pick]), float(f1[pick]), rule, met)

@@ -84,12 +84,26 @@ def gallery_section(run_dir: RunDir) -> str:
         if kind is None:
             continue
         name, title = path.stem[:-len(kind) - 1], titles[kind]
-        parts.append(f"<h3>{html.escape(name)}: {title}</h3>" + _picture(path, path.stem))
+        counts = _gallery_counts(place, name)
+        parts.append(f"<h3>{html.escape(name)}: {title}</h3><p>{html.escape(counts)}</p>"
+                     + _picture(path, path.stem))
     return ("<p>Gold: the box in question; white: ground truth; colour: detections "
             "with scores.</p>" + "".join(parts))
 
 
-def test_section(run_dir: RunDir) -> str:
+def _gallery_counts(place: EvalDir, name: str) -> str:
+    """The class's row of errors.csv in words, beside its gallery."""
+    if place.errors_csv.is_file():
+        with open(place.errors_csv, newline="", encoding="utf-8") as stream:
+            for row in csv.DictReader(stream):
+                if row["class"] == name:
+                    return (f"{row['TP']} TP, {row['FP']} FP ({row['FP wrong_class']} wrong "
+                            f"class, {row['FP localisation']} localisation, {row['FP duplicate']}"
+                            f" duplicate, {row['FP background']} background), {row['FN']} FN")
+    return ""
+
+
+def test_split_section(run_dir: RunDir) -> str:
     place = run_dir.evaluation("test")
     table = place.root / tables.CLASS_CSV
     if not table.is_file():
@@ -110,4 +124,4 @@ SECTIONS = (("confusion", "Confusion matrix and error kinds", confusion_section)
             ("operating-points", "Operating points: P/R/F1 against the score threshold",
              operating_section),
             ("galleries", "Galleries: worst false positives and misses", gallery_section),
-            ("test-split", "Test split (scored once)", test_section))
+            ("test-split", "Test split (scored once)", test_split_section))

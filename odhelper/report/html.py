@@ -45,21 +45,20 @@ def dataset_section(dataset: dict | None) -> str:
         return _note("dataset.json of the run's dataset not found (run.yaml `dataset`).")
     classes = dataset["classes"]
     names = [c["name"] for c in classes]
-    boxes = {split: [c.get(f"{split}_boxes", 0) for c in classes]
-             for split in ("train", "validate")}
-    pictures = {split: [c.get(f"{split}_images", 0) for c in classes]
-                for split in ("train", "validate")}
     splits = dataset.get("splits", {})
+    sides = [s for s in ("train", "validate", "test") if s != "test" or s in splits]
+    boxes = {split: [c.get(f"{split}_boxes", 0) for c in classes] for split in sides}
+    pictures = {split: [c.get(f"{split}_images", 0) for c in classes] for split in sides}
     summary = ", ".join(f"{s}: {v.get('images', '?')} pictures, {v.get('boxes', '?')} boxes"
                         for s, v in splits.items())
-    rows = [[n, pictures["train"][i], boxes["train"][i], pictures["validate"][i],
-             boxes["validate"][i]] for i, n in enumerate(names)]
+    rows = [[n] + [values[side][i] for side in sides for values in (pictures, boxes)]
+            for i, n in enumerate(names)]
     return (f"<p>{html.escape(summary)}; {len(dataset.get('problems', []))} problems noted "
             "by tfrecord.</p>"
             + _img(plots.grouped_bars(names, {f"{s} boxes": v for s, v in boxes.items()},
                                       "Boxes per class and split", "boxes"), "class distribution")
-            + _table(["class", "train pictures", "train boxes", "validate pictures",
-                      "validate boxes"], rows))
+            + _table(["class"] + [f"{side} {what}" for side in sides
+                                  for what in ("pictures", "boxes")], rows))
 
 
 def curves_section(series, title: str, ylabel: str, missing: str, log_scale=False) -> str:
@@ -81,8 +80,10 @@ def class_ap_section(rows: list[dict[str, str]]) -> str:
     names = [r["class"] for r in per_class]
     groups = {"AP@0.5 (VOC)": [number(r["AP@0.5 (VOC)"]) for r in per_class],
               "COCO AP@[.5:.95]": [number(r["COCO AP@[.5:.95]"]) for r in per_class]}
+    caption = "; ".join(f"{n}: AP@0.5 {r['AP@0.5 (VOC)']}" for n, r in zip(names, per_class))
     return _img(plots.grouped_bars(names, groups, "Average precision per class", "AP",
-                                   (0, 1.05)), "per-class AP")
+                                   (0, 1.05)), "per-class AP") + \
+        f"<p>{html.escape(caption)}</p>"
 
 
 def timings_section(records: list[dict[str, Any]]) -> str:
