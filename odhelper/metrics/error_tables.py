@@ -69,7 +69,7 @@ def thresholds_record(points: Sequence[OperatingPoint], metric: str, split: str,
     """What RUN/export/thresholds.json holds."""
     return {"metric": metric, "split": split, "records": list(records),
             "checkpoint": checkpoint, "step": step,
-            "classes": {p.name: {"threshold": round(p.threshold, 6),
+            "classes": {p.name: {"threshold": p.threshold,  # exact: a detection at it stays
                                  "precision": None if math.isnan(p.precision)
                                  else round(p.precision, 6),
                                  "recall": None if math.isnan(p.recall)
