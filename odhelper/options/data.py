@@ -25,8 +25,7 @@ def split_fractions(ratio) -> tuple[float, float, float]:
         train = parts[0] / 10.0 if parts[0] >= 1.0 else parts[0]
         if 0.0 < train < 1.0:
             return train, 1.0 - train, 0.0
-    elif len(parts) == 3 and min(parts) >= 0 and parts[0] > 0 and parts[1] > 0 \
-            and parts[2] > 0:
+    elif len(parts) == 3 and min(parts) > 0:
         total = sum(parts)
         return parts[0] / total, parts[1] / total, parts[2] / total
     raise UsageError(f"tfrecord: -sr/--split-ratio {ratio}: use tenths (1-9, e.g. 9 = 90 % "
