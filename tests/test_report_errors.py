@@ -70,7 +70,7 @@ def test_thresholds_shipped_with_the_model(evaluated):
     assert test["split"] == "test" and "test-00000-of-00001.record" in test["records"][0]
 
 
-def test_predict_follows_the_shipped_thresholds(evaluated, tmp_path, caplog):
+def test_predict_follows_the_shipped_thresholds(evaluated, tmp_path_factory, tmp_path, caplog):
     from odhelper import cli
 
     thresholds = evaluated / "export" / "thresholds.json"
@@ -78,7 +78,10 @@ def test_predict_follows_the_shipped_thresholds(evaluated, tmp_path, caplog):
     shipped["classes"]["circle"]["threshold"] = 0.0
     shipped["classes"]["square"]["threshold"] = 1.0
     thresholds.write_text(json.dumps(shipped))
-    pictures = evaluated.parent / "pictures"
+    pictures = tmp_path / "in"
+    pictures.mkdir()
+    for name in ("pic000.jpg", "pic001.jpg", "pic002.jpg"):
+        shutil.copy(cached_tiny_run(tmp_path_factory).parent / "pictures" / name, pictures)
     with caplog.at_level("INFO"):
         assert cli.main(["predict", "--model", str(evaluated), "-i", str(pictures),
                          "-o", str(tmp_path / "shipped"), "--xml"]) == 0
