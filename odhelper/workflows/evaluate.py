@@ -9,6 +9,7 @@ split the operating points also go to RUN/export/thresholds.json, which
 """
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +123,7 @@ def error_analysis(evaluation: Evaluation, options: EvaluateOptions, results, ca
                        (pictures.threshold_curves(curves, points), place.curves_png),
                        (pictures.pr_curves(curves, points), place.pr_png)):
         evaluation.outputs.append(pictures.save_png(data, path))
+    shutil.rmtree(place.galleries, ignore_errors=True)  # no stale pictures of an earlier run
     if options.gallery:
         wanted = pictures.needed_pictures(analysis, categories, options.gallery)
         drawn = pictures.galleries(analysis, results,
