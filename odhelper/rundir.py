@@ -30,6 +30,7 @@ LABEL_MAP = "label_map.pbtxt"
 PIPELINE_CONFIG = "pipeline.config"
 SAVED_MODEL = "saved_model"
 TFLITE_MODEL = "model.tflite"
+THRESHOLDS = "thresholds.json"  # beside the SavedModel: per-class score thresholds
 CHECKPOINT_INDEX = "checkpoint"  # the file tf.train.CheckpointManager keeps per folder
 
 
@@ -69,6 +70,7 @@ class RunDir(_OneWriter):
     saved_model = property(lambda self: self.export / SAVED_MODEL)
     tflite = property(lambda self: self.export / TFLITE_MODEL)
     export_options = property(lambda self: self.export / "export.yaml")
+    thresholds = property(lambda self: self.export / THRESHOLDS)  # per-class operating points
     report = property(lambda self: self.root / "report.html")
     done_marker = property(lambda self: self.root / "train_done.json")
     sidecar_stop = property(lambda self: self.root / "sidecar.stop")
@@ -77,6 +79,11 @@ class RunDir(_OneWriter):
     default_dataset = property(lambda self: self.root / "dataset")
     lock = property(lambda self: self.root / folder_lock.LOCK_FILE)
     augment_preview = property(lambda self: self.root / "augment_preview.png")
+
+    def evaluation(self, split: str = "validate") -> "EvalDir":
+        """Where `odhelper evaluate` writes: eval/ for the validation split, eval/test/
+        for the test split (scored apart, never used to pick a checkpoint)."""
+        return EvalDir(self.eval_dir if split == "validate" else self.eval_dir / split)
 
     # -- training state, read without TensorFlow ------------------------------------
     def latest_step(self) -> int:
@@ -181,6 +188,28 @@ def find_saved_model(model: str | Path) -> Path:
     raise OdhelperError(f"{model}: no exported SavedModel here (looked for saved_model.pb in "
                         f"it, in {SAVED_MODEL}/ and in export/{SAVED_MODEL}/); run "
                         "`odhelper export` first")
+
+
+class EvalDir:
+    """One evaluation's folder: tables, error analysis, curves and galleries."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    metrics = property(lambda self: self.root / "metrics.json")
+    confusion_csv = property(lambda self: self.root / "confusion_matrix.csv")
+    confusion_png = property(lambda self: self.root / "confusion_matrix.png")
+    errors_csv = property(lambda self: self.root / "errors.csv")
+    curves_csv = property(lambda self: self.root / "threshold_curves.csv")
+    curves_png = property(lambda self: self.root / "threshold_curves.png")
+    pr_png = property(lambda self: self.root / "pr_curves.png")
+    operating_csv = property(lambda self: self.root / "operating_points.csv")
+    galleries = property(lambda self: self.root / "galleries")
+
+    def gallery(self, class_name: str, kind: str) -> Path:
+        """galleries/<class>_<kind>.png, kind "false_positives" or "misses"."""
+        safe = re.sub(r"[^\w.-]+", "_", class_name)
+        return self.galleries / f"{safe}_{kind}.png"
 
 
 class ActiveDir(_OneWriter):

@@ -22,7 +22,8 @@ def run(options) -> int:
                            skipped=len(result.problems),
                            images_per_second=round(result.images_per_second, 2))
         save_yaml(options, options.output / "predict.yaml")
-        log.info("Predicted %d pictures, %d detections >= %.2f, %d skipped: %.1f images/s "
-                 "-> %s", result.pictures, result.detections, options.threshold,
+        log.info("Predicted %d pictures, %d detections >= %s, %d skipped: %.1f images/s "
+                 "-> %s", result.pictures, result.detections,
+                 "the per-class thresholds" if result.thresholds else f"{result.threshold:.2f}",
                  len(result.problems), result.images_per_second, options.output)
     return 0

@@ -94,8 +94,11 @@ def _split(groups: dict[str, list[worker.Item]], options: TfrecordOptions,
     if kept is not None:  # validation is the kept one: everything new trains
         sides = {key: split.TRAIN for key in groups}
     else:
-        sides = split.split_units(_units(groups), 1.0 - options.train_fraction, options.seed)
+        sides = split.split_three(_units(groups), 1.0 - options.train_fraction
+                                  - options.test_fraction, options.test_fraction, options.seed)
     parts: dict[str, list[worker.Item]] = {split.TRAIN: [], split.VALIDATE: []}
+    if options.test_fraction and kept is None:
+        parts[split.TEST] = []
     for key, twins in groups.items():
         parts[sides[key]].extend(twins)
     for side, items in parts.items():  # a seeded, order-independent shuffle
@@ -174,7 +177,7 @@ def _written(results: list[tuple], report: Report) -> dict[str, list[worker.Item
             seen.add(item.image_path)
             report.extend(item.problems)
             if item.usable:
-                parts[side].append(item)
+                parts.setdefault(side, []).append(item)
     return parts
 
 
@@ -184,7 +187,7 @@ def _commit(names: dict[str, list[str]], results: list[tuple], output: Path) -> 
         recordio.commit(Path(result["temp"]), Path(result["target"]))
     keep = {name for side_names in names.values() for name in side_names}
     for stale in output.glob("*.record"):
-        if stale.name not in keep and stale.name.startswith(("train-", "validate-")):
+        if stale.name not in keep and stale.name.startswith(("train-", "validate-", "test-")):
             stale.unlink()
 
 
@@ -215,7 +218,7 @@ def _small_outputs(options: TfrecordOptions, label_ids, parts, output: Path) -> 
     labelmap.write(label_ids, output / LABEL_MAP)
     for side, side_items in parts.items():
         csvout.write(csvout.rows(side_items), output / f"{side}.csv")
-    keep.write_index(parts[split.VALIDATE], output)
+    keep.write_index(parts, output)
     return _copy_label_map(options, output / LABEL_MAP)
 
 
@@ -270,7 +273,7 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
     try:
         with pools.running(options, context, len(context.items)) as pool:
             names, results = _write_shards(parts, counts, label_ids, pool, output)
-        parts = _written(results, report)
+        parts = {**{side: [] for side in parts}, **_written(results, report)}
         if not any(parts.values()):
             raise _nothing_usable(options, found, report)
         _commit(names, results, output)

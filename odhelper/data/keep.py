@@ -1,10 +1,12 @@
-"""`--keep-validate OLD_DATASET`: grow a dataset without touching its validation split.
+"""`--keep-validate OLD_DATASET`: grow a dataset without touching its validation
+(and test) split.
 
 The old dataset's validate records are copied byte for byte, its label map is
 reused (the records carry its ids), and every image whose bytes are already in
 validation stays out of train, whatever its new name: metrics stay comparable
 across rebuilds and nothing leaks. `validate.sha256` (one `sha256  name` line per
-validation image) is written by every build so that any dataset can be kept.
+validation image; `test.sha256` likewise for a test split) is written by every
+build so that any dataset can be kept. A test split is kept the same way.
 """
 from __future__ import annotations
 
@@ -18,11 +20,19 @@ from odhelper.data.problems import problem
 from odhelper.errors import OdhelperError
 
 INDEX = "validate.sha256"
+HELD_OUT = ("validate", "test")  # the sides kept byte for byte
 
 
-def write_index(items, output: Path) -> None:
-    lines = sorted(f"{item.sha256}  {item.image_name}" for item in items)
-    files.write_text(output / INDEX, "".join(line + "\n" for line in lines))
+def index_name(side: str) -> str:
+    return f"{side}.sha256"
+
+
+def write_index(parts: dict[str, list], output: Path) -> None:
+    """validate.sha256 (and test.sha256 when there is a test split)."""
+    for side in HELD_OUT:
+        if side in parts:
+            lines = sorted(f"{item.sha256}  {item.image_name}" for item in parts[side])
+            files.write_text(output / index_name(side), "".join(line + "\n" for line in lines))
 
 
 @dataclass
@@ -39,6 +49,8 @@ class KeptValidation:
         try:
             content = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
             index = (folder / INDEX).read_text(encoding="utf-8")
+            if "test" in content.get("splits", {}):
+                index += (folder / index_name("test")).read_text(encoding="utf-8")
         except OSError as exc:
             raise OdhelperError(f"--keep-validate {folder}: not a dataset written by "
                                 f"`odhelper tfrecord` ({exc})") from None
@@ -49,6 +61,10 @@ class KeptValidation:
                                 f"({', '.join(missing) or 'none listed'})")
         hashes = {line.split()[0] for line in index.splitlines() if line.strip()}
         return cls(folder, content, hashes)
+
+    @property
+    def sides(self) -> list[str]:
+        return [side for side in HELD_OUT if side in self.content.get("splits", {})]
 
     def exclude(self, groups: dict[str, list], report) -> dict[str, list]:
         """Drop the groups (keyed by sha256) already in validation; note each one."""
@@ -62,18 +78,20 @@ class KeptValidation:
         return kept
 
     def copy_into(self, output: Path) -> None:
-        """The validate shards and validate.csv / validate.sha256, byte for byte."""
-        validate = self.content["splits"]["validate"]
-        for name in validate["shards"] + ["validate.csv", INDEX]:
-            if (self.folder / name).is_file():
-                with files.atomic_path(output / name) as temp:
-                    shutil.copyfile(self.folder / name, temp)
+        """The validate (and test) shards, CSV and sha256 index, byte for byte."""
+        for side in self.sides:
+            kept = self.content["splits"][side]
+            for name in kept["shards"] + [f"{side}.csv", index_name(side)]:
+                if (self.folder / name).is_file():
+                    with files.atomic_path(output / name) as temp:
+                        shutil.copyfile(self.folder / name, temp)
 
     def patch_record(self, content: dict) -> None:
-        """dataset.json: the kept validate split and its per-class counts."""
-        content["splits"]["validate"] = self.content["splits"]["validate"]
+        """dataset.json: the kept validate (and test) split and its per-class counts."""
         old = {c["name"]: c for c in self.content.get("classes", [])}
-        for row in content["classes"]:
-            for what in ("validate_images", "validate_boxes"):
-                row[what] = old.get(row["name"], {}).get(what, 0)
+        for side in self.sides:
+            content["splits"][side] = self.content["splits"][side]
+            for row in content["classes"]:
+                for what in (f"{side}_images", f"{side}_boxes"):
+                    row[what] = old.get(row["name"], {}).get(what, 0)
         content["kept_validation"] = str(self.folder.resolve())

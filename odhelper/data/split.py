@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-TRAIN, VALIDATE = "train", "validate"
+TRAIN, VALIDATE, TEST = "train", "validate", "test"
 
 
 @dataclass
@@ -107,6 +107,21 @@ def split_units(units: list[Unit], validate_fraction: float, seed: int) -> dict[
         assignment[unit.key] = side
         _take(unit, side, wants)
     return _refine(ordered, assignment, validate_fraction)
+
+
+def split_three(units: list[Unit], validate_fraction: float, test_fraction: float,
+                seed: int) -> dict[str, str]:
+    """{unit key: 'train' | 'validate' | 'test'}: the test split is drawn first by the
+    same stratified rule (as the validation side of a split), then the rest is split
+    into train and validate; twins stay one unit throughout."""
+    if not test_fraction:
+        return split_units(units, validate_fraction, seed)
+    first = split_units(units, test_fraction, seed)
+    rest = [u for u in units if first[u.key] != VALIDATE]
+    sides = {key: TEST for key, side in first.items() if side == VALIDATE}
+    if rest:
+        sides.update(split_units(rest, validate_fraction / (1.0 - test_fraction), seed + 1))
+    return sides
 
 
 def _cost(val_images, val_boxes, val_total, target_images, target_boxes, target_total,

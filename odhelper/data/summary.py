@@ -37,6 +37,7 @@ def dataset_record(options: TfrecordOptions, label_ids: dict[str, int], parts: d
         "name": options.dataset_name,
         "seed": options.seed,
         "ratio": round(options.train_fraction, 6),
+        **({"test_ratio": round(options.test_fraction, 6)} if options.test_fraction else {}),
         "fingerprint": fingerprint,
         "input": str(options.input.resolve()),
         "images_dir": str(options.images.resolve()) if options.images else None,
@@ -54,19 +55,19 @@ def dataset_record(options: TfrecordOptions, label_ids: dict[str, int], parts: d
 
 
 def table_lines(content: dict) -> list[str]:
-    """`ID  NAME  Train  Validate` per class (images / boxes), then totals."""
+    """`ID  NAME  Train  Validate [Test]` per class (images / boxes), then totals."""
+    sides = [s for s in ("train", "validate", "test") if s in content["splits"]]
     rows = [(str(c["id"]), c["name"],
-             f"{c['train_images']} img / {c['train_boxes']} box",
-             f"{c['validate_images']} img / {c['validate_boxes']} box")
+             *(f"{c.get(f'{s}_images', 0)} img / {c.get(f'{s}_boxes', 0)} box" for s in sides))
             for c in content["classes"]]
-    train, validate = content["splits"]["train"], content["splits"]["validate"]
-    if train.get("background") or validate.get("background"):
-        rows.append(("", "(background)", f"{train['background']} img / 0 box",
-                     f"{validate['background']} img / 0 box"))
-    rows.append(("", "TOTAL", f"{train['images']} img / {train['boxes']} box",
-                 f"{validate['images']} img / {validate['boxes']} box"))
-    header = ("ID", "NAME", "Train", "Validate")
-    widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
+    splits = content["splits"]
+    if any(splits[s].get("background") for s in sides):
+        rows.append(("", "(background)",
+                     *(f"{splits[s].get('background', 0)} img / 0 box" for s in sides)))
+    rows.append(("", "TOTAL", *(f"{splits[s]['images']} img / {splits[s]['boxes']} box"
+                                for s in sides)))
+    header = ("ID", "NAME", *(s.capitalize() for s in sides))
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
     return [line.format(*header).rstrip()] + [line.format(*row).rstrip() for row in rows]
 

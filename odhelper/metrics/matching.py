@@ -69,20 +69,30 @@ def iou(boxes_a, boxes_b) -> np.ndarray:
     return np.where(union > 0, overlap / np.where(union > 0, union, 1), 0.0)
 
 
-def match_detections(result: ImageResult, class_id: int,
-                     min_iou: float = MATCH_IOU) -> np.ndarray:
-    """For each detection of `class_id` (best score first), whether it hits a
-    not-yet-matched ground-truth box of that class at IoU >= min_iou (VOC rule)."""
+def assign_detections(result: ImageResult, class_id: int,
+                      min_iou: float = MATCH_IOU) -> tuple[np.ndarray, np.ndarray]:
+    """VOC greedy matching of the detections of `class_id`: (their indices in
+    `result`, best score first; the index of the ground-truth box each one takes,
+    -1 for none). A detection takes its best-overlapping box of the class when that
+    IoU is >= min_iou and no higher-scoring detection took it."""
     det = np.flatnonzero(result.det_classes == class_id)
     det = det[np.argsort(-result.det_scores[det], kind="stable")]
     gt = np.flatnonzero(result.gt_classes == class_id)
-    hits = np.zeros(len(det), bool)
+    taken_by = np.full(len(det), -1, np.int64)
     if not len(det) or not len(gt):
-        return hits
+        return det, taken_by
     overlaps = iou(result.det_boxes[det], result.gt_boxes[gt])
     taken = np.zeros(len(gt), bool)
     for row in range(len(det)):
         best = int(np.argmax(overlaps[row]))
         if overlaps[row, best] >= min_iou and not taken[best]:
-            taken[best] = hits[row] = True
-    return hits
+            taken[best] = True
+            taken_by[row] = gt[best]
+    return det, taken_by
+
+
+def match_detections(result: ImageResult, class_id: int,
+                     min_iou: float = MATCH_IOU) -> np.ndarray:
+    """For each detection of `class_id` (best score first), whether it hits a
+    not-yet-matched ground-truth box of that class at IoU >= min_iou (VOC rule)."""
+    return assign_detections(result, class_id, min_iou)[1] >= 0

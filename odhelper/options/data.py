@@ -16,6 +16,25 @@ BALANCE_MODES = ("none", "sqrt", "repeat")
 GENERIC_FOLDERS = {"annotations", "images", "jpegimages", "train", "test", "val", "xml", "data"}
 
 
+def split_fractions(ratio) -> tuple[float, float, float]:
+    """-sr as (train, validate, test) fractions: "9" or "0.9" -> (.9, .1, 0);
+    "8,1,1" or "0.8,0.1,0.1" -> (.8, .1, .1) (parts are shares of their sum)."""
+    text = str(ratio).strip()
+    try:
+        parts = [float(p) for p in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        train = parts[0] / 10.0 if parts[0] >= 1.0 else parts[0]
+        if 0.0 < train < 1.0:
+            return train, 1.0 - train, 0.0
+    elif len(parts) == 3 and min(parts) > 0:
+        total = sum(parts)
+        return parts[0] / total, parts[1] / total, parts[2] / total
+    raise UsageError(f"tfrecord: -sr/--split-ratio {ratio}: use tenths (1-9, e.g. 9 = 90 % "
+                     "train), a fraction in (0, 1), or train,validate,test such as 8,1,1")
+
+
 @dataclass
 class TfrecordOptions:
     RENAMED = {"keep_empty": "background"}  # old YAML keys (--keep-empty is a flag alias)
@@ -29,8 +48,10 @@ class TfrecordOptions:
                          choices=FORMATS)
     output: Path = option(Path("dataset"), "dataset folder to write", flags=("-o",))
     images: Path | None = option(None, "folder holding the images when they live apart from the XML")
-    split_ratio: float = option(9.0, "train share: tenths as in the original helper tool (9 = 90 %% train, "
-                                "10 %% validate) or a fraction such as 0.85", flags=("-sr",))
+    split_ratio: str = option("9", "train share: tenths as in the original helper tool (9 = 90 %% "
+                              "train, 10 %% validate) or a fraction such as 0.85; three parts "
+                              "train,validate,test (8,1,1 or 0.8,0.1,0.1) add a test split",
+                              flags=("-sr",))
     seed: int = option(42, "seed of the split and the shard order")
     label_map: Path | None = option(None, "label_map.pbtxt to use (boxes of other classes are "
                                     "dropped); default: generated from the classes found",
@@ -83,13 +104,13 @@ class TfrecordOptions:
 
     @property
     def train_fraction(self) -> float:
-        """-sr 9 -> 0.9 (tenths); -sr 0.85 -> 0.85."""
-        ratio = float(self.split_ratio)
-        fraction = ratio / 10.0 if ratio >= 1.0 else ratio
-        if not 0.0 < fraction < 1.0:
-            raise UsageError(f"tfrecord: -sr/--split-ratio {self.split_ratio}: use tenths "
-                             "(1-9, e.g. 9 = 90 % train) or a fraction in (0, 1)")
-        return fraction
+        """-sr 9 -> 0.9 (tenths); -sr 0.85 -> 0.85; -sr 8,1,1 -> 0.8."""
+        return split_fractions(self.split_ratio)[0]
+
+    @property
+    def test_fraction(self) -> float:
+        """-sr 8,1,1 -> 0.1; 0 without a test split."""
+        return split_fractions(self.split_ratio)[2]
 
     @property
     def dataset_name(self) -> str:
@@ -116,7 +137,8 @@ class TfrecordOptions:
 
     def affecting_output(self) -> dict:
         """The options that change the records (for the fingerprint)."""
-        return {"split_ratio": self.train_fraction, "seed": self.seed,
+        extra = {"test_ratio": self.test_fraction} if self.test_fraction else {}
+        return {**extra, "split_ratio": self.train_fraction, "seed": self.seed,
                 "background": self.background, "skip_difficult": self.skip_difficult,
                 "verify_pixels": self.verify_pixels, "shards": self.shards,
                 "max_pixels": self.max_pixels,

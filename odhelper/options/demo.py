@@ -22,7 +22,9 @@ class DemoOptions:
     batch_size: int = option(16, "training batch size")
     image_size: int = option(160, "model input side in pixels")
     picture_size: int = option(256, "synthetic picture side in pixels")
-    threshold: float = option(0.3, "score threshold of the boxes drawn on predicted pictures")
+    threshold: float | None = option(None, "score threshold of the boxes drawn on predicted "
+                                     "pictures (default: the per-class thresholds evaluate "
+                                     "ships in export/thresholds.json)")
     seed: int = option(7, "seed of the pictures and the split")
     workers: int = option(0, "processes drawing pictures (0 = one per core)")
     generate_only: bool = option(False, "only draw the synthetic pictures (with --pool N for "
@@ -37,7 +39,7 @@ class DemoOptions:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
         if self.validate >= self.count:
             raise UsageError(f"--validate ({self.validate}) must be below --count ({self.count})")
-        if not 0.0 <= self.threshold <= 1.0:
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise UsageError(f"--threshold must be within 0..1, got {self.threshold}")
         if self.pool < 0:
             raise UsageError(f"--pool must be >= 0, got {self.pool}")

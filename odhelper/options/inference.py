@@ -59,14 +59,30 @@ class EvaluateOptions:
                                  "eval input")
     per_image_table: int = option(0, "also print T/F/N for up to N validation pictures per "
                                   "class (T right class, F wrong class or place, N nothing found)")
-    threshold: float = option(0.5, "score threshold for detections, precision/recall, T/F/N",
-                              flags=("-t",))
+    threshold: float = option(0.5, "score threshold for detections, precision/recall, T/F/N "
+                              "and the confusion matrix", flags=("-t",))
+    split: str = option("validate", "validate | test: the split to score (test: into "
+                        "RUN/eval/test/, never used to choose thresholds or checkpoints)")
+    target_precision: float | None = option(None, "operating point per class: the lowest "
+                                            "threshold reaching this precision (default: max F1)")
+    target_recall: float | None = option(None, "operating point per class: the highest "
+                                         "threshold reaching this recall (default: max F1)")
+    gallery: int = option(6, "worst false positives and misses drawn per class (0: none)")
 
     def __post_init__(self):
         _required(self, "run_dir")
         if self.per_image_table < 0:
             raise UsageError(f"--per-image-table must be >= 0, got {self.per_image_table}")
         _threshold(self.threshold)
+        if self.split not in ("validate", "test"):
+            raise UsageError(f"--split must be validate or test, got {self.split!r}")
+        if self.target_precision is not None and self.target_recall is not None:
+            raise UsageError("give --target-precision or --target-recall, not both")
+        for target in (self.target_precision, self.target_recall):
+            if target is not None and not 0.0 < target <= 1.0:
+                raise UsageError(f"targets must be within (0, 1], got {target}")
+        if self.gallery < 0:
+            raise UsageError(f"--gallery must be >= 0, got {self.gallery}")
 
 
 @dataclass
@@ -76,7 +92,9 @@ class PredictOptions:
                          flags=("-i",))
     output: Path = option(None, "folder for the drawn pictures, detections.csv and XML",
                           flags=("-o",))
-    threshold: float = option(0.5, "keep detections scoring at least this", flags=("-t",))
+    threshold: float | None = option(None, "keep detections scoring at least this, one value "
+                                     "for every class (default: the per-class thresholds of "
+                                     "the model's thresholds.json, else 0.5)", flags=("-t",))
     xml: bool = option(False, "also write a LabelImg XML per picture (verified=no)")
     csv: bool = option(True, "write detections.csv")
     draw: bool = option(True, "write each picture with its boxes drawn")
@@ -84,7 +102,8 @@ class PredictOptions:
 
     def __post_init__(self):
         _required(self, "model", "input", "output")
-        _threshold(self.threshold)
+        if self.threshold is not None:
+            _threshold(self.threshold)
         if self.workers < 0:
             raise UsageError(f"--workers must be >= 0, got {self.workers}")
 

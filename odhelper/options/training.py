@@ -44,9 +44,9 @@ class TrainingOptions(Augmentation):
     from_scratch: bool = option(False, "do not look for or download a zoo checkpoint")
     eval_every: int | None = option(None, "evaluate every K steps (default: run 1000, "
                                     "active-learn at the end of each round)")
-    split_ratio: float = option(9.0, "train share when the dataset is made here: tenths "
-                                "(9 = 90 %% train) or a fraction (0.85), as `odhelper tfrecord "
-                                "-sr`", flags=("-sr",))
+    split_ratio: str = option("9", "train share when the dataset is made here: tenths "
+                              "(9 = 90 %% train), a fraction (0.85) or train,validate,test "
+                              "(8,1,1), as `odhelper tfrecord -sr`", flags=("-sr",))
     seed: int = option(42, "seed of the split and of TensorFlow")
     augmentations: list[str] = option(help="the effective augmentation options (written by "
                                       "the run, for the record)", factory=list, cli=False)

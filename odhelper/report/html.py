@@ -15,6 +15,7 @@ from odhelper import files
 from odhelper.constants import COCO_AP50, COCO_AR100, COCO_MAP, PASCAL_MAP50
 from odhelper.metrics import tables
 from odhelper.report import plots, sources
+from odhelper.report.error_sections import SECTIONS as ERROR_SECTIONS
 from odhelper.rundir import RunDir
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
@@ -44,21 +45,20 @@ def dataset_section(dataset: dict | None) -> str:
         return _note("dataset.json of the run's dataset not found (run.yaml `dataset`).")
     classes = dataset["classes"]
     names = [c["name"] for c in classes]
-    boxes = {split: [c.get(f"{split}_boxes", 0) for c in classes]
-             for split in ("train", "validate")}
-    pictures = {split: [c.get(f"{split}_images", 0) for c in classes]
-                for split in ("train", "validate")}
     splits = dataset.get("splits", {})
+    sides = [s for s in ("train", "validate", "test") if s != "test" or s in splits]
+    boxes = {split: [c.get(f"{split}_boxes", 0) for c in classes] for split in sides}
+    pictures = {split: [c.get(f"{split}_images", 0) for c in classes] for split in sides}
     summary = ", ".join(f"{s}: {v.get('images', '?')} pictures, {v.get('boxes', '?')} boxes"
                         for s, v in splits.items())
-    rows = [[n, pictures["train"][i], boxes["train"][i], pictures["validate"][i],
-             boxes["validate"][i]] for i, n in enumerate(names)]
+    rows = [[n] + [values[side][i] for side in sides for values in (pictures, boxes)]
+            for i, n in enumerate(names)]
     return (f"<p>{html.escape(summary)}; {len(dataset.get('problems', []))} problems noted "
             "by tfrecord.</p>"
             + _img(plots.grouped_bars(names, {f"{s} boxes": v for s, v in boxes.items()},
                                       "Boxes per class and split", "boxes"), "class distribution")
-            + _table(["class", "train pictures", "train boxes", "validate pictures",
-                      "validate boxes"], rows))
+            + _table(["class"] + [f"{side} {what}" for side in sides
+                                  for what in ("pictures", "boxes")], rows))
 
 
 def curves_section(series, title: str, ylabel: str, missing: str, log_scale=False) -> str:
@@ -80,8 +80,10 @@ def class_ap_section(rows: list[dict[str, str]]) -> str:
     names = [r["class"] for r in per_class]
     groups = {"AP@0.5 (VOC)": [number(r["AP@0.5 (VOC)"]) for r in per_class],
               "COCO AP@[.5:.95]": [number(r["COCO AP@[.5:.95]"]) for r in per_class]}
+    caption = "; ".join(f"{n}: AP@0.5 {r['AP@0.5 (VOC)']}" for n, r in zip(names, per_class))
     return _img(plots.grouped_bars(names, groups, "Average precision per class", "AP",
-                                   (0, 1.05)), "per-class AP")
+                                   (0, 1.05)), "per-class AP") + \
+        f"<p>{html.escape(caption)}</p>"
 
 
 def timings_section(records: list[dict[str, Any]]) -> str:
@@ -174,6 +176,7 @@ def build_report(run_dir: RunDir, output: Path | None = None, samples: int = 8) 
          _table(tables.LETTER_HEADERS, [list(r.values()) for r in
                                         tables.read_class_csv(letters)])
          if letters.is_file() else _note("run evaluate with --per-image-table N.")),
+        *((key, title, build(run_dir)) for key, title, build in ERROR_SECTIONS),
         ("timings", "Stage timings", timings_section(records)),
         ("options", "Run options (run.yaml)",
          f"<pre>{html.escape(json.dumps(options, indent=2, default=str))}</pre>"

@@ -6,18 +6,26 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from odhelper import log
 from odhelper.constants import IMAGE_SUFFIXES
 from odhelper.engine import predictor
 from odhelper.errors import OdhelperError
+from odhelper.metrics.error_tables import read_thresholds
 from odhelper.options.inference import PredictOptions
 from odhelper.report.predictions import CSV_NAME, csv_rows, write_csv, write_outputs
+from odhelper.rundir import THRESHOLDS
+
+DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass
 class PredictResult:
     pictures: int = 0
     detections: int = 0
+    thresholds: dict[str, float] = field(default_factory=dict)  # per class, when shipped
+    threshold: float = DEFAULT_THRESHOLD  # the one for every other class
     seconds: float = 0.0
     problems: list = field(default_factory=list)
 
@@ -33,17 +41,30 @@ def predict(options: PredictOptions) -> PredictResult:
     log.info("Loaded %s in %.1f s (input %s, classes: %s)", model.saved_model,
              time.perf_counter() - started, model.input_size or "any size",
              ", ".join(model.class_names.values()) or "numbers only")
+    result = PredictResult()
+    shipped = None if options.threshold is not None else \
+        read_thresholds(model.saved_model.parent / THRESHOLDS)
+    result.threshold = DEFAULT_THRESHOLD if options.threshold is None else options.threshold
+    if shipped:
+        result.thresholds = shipped
+        log.info("Score thresholds per class from %s: %s (other classes %.2f; --threshold "
+                 "sets one for all)", model.saved_model.parent / THRESHOLDS,
+                 ", ".join(f"{k} {v:.3f}" for k, v in shipped.items()), result.threshold)
+    else:
+        log.info("Score threshold %.2f for every class", result.threshold)
+    floor = min([result.threshold, *shipped.values()]) if shipped else result.threshold
     root = options.input if options.input.is_dir() else options.input.parent
     paths = predictor.list_images(options.input)
     if not paths:
         suffixes = ", ".join(IMAGE_SUFFIXES)
         raise OdhelperError(f"{options.input}: no pictures ({suffixes})")
-    result, rows, pending = PredictResult(), [], []
+    rows, pending = [], []
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        stream = predictor.detect(model, paths, root, result.problems, options.threshold,
-                                  options.workers)
+        stream = predictor.detect(model, paths, root, result.problems, floor, options.workers)
         for prediction in log.progress(stream, total=len(paths), desc="predict", unit="img"):
+            if shipped:
+                prediction = per_class_cut(prediction, model, shipped, result.threshold)
             result.pictures += 1
             result.detections += len(prediction.scores)
             rows.extend(csv_rows(prediction, model))
@@ -61,3 +82,14 @@ def predict(options: PredictOptions) -> PredictResult:
     for item in result.problems:
         log.warning("%s: %s (%s): %s", item.file, item.reason, item.detail, item.action)
     return result
+
+
+def per_class_cut(prediction: predictor.Prediction, model: predictor.ExportedModel,
+                  thresholds: dict[str, float], other: float) -> predictor.Prediction:
+    """Keep each detection scoring at least its class's threshold."""
+    needed = np.array([thresholds.get(model.name_of(c), other) for c in prediction.classes],
+                      np.float32).reshape(-1)
+    keep = prediction.scores >= needed
+    return predictor.Prediction(prediction.name, prediction.width, prediction.height,
+                                prediction.boxes[keep], prediction.scores[keep],
+                                prediction.classes[keep])

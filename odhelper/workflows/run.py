@@ -47,6 +47,8 @@ def _dataset(options: RunOptions, workers: int, chief: bool) -> tuple[Path, Path
         content = build_dataset(tfrecord)
         stage.extra["train images"] = content["splits"]["train"]["images"]
         stage.extra["validate images"] = content["splits"]["validate"]["images"]
+        if "test" in content["splits"]:  # held out: scored once at the end, apart
+            stage.extra["test images"] = content["splits"]["test"]["images"]
     return options.dataset, None
 
 
@@ -212,6 +214,9 @@ def _run(options: RunOptions, run_dir: RunDir, chief: bool) -> RunResult:
     exported = run_dir.saved_model.exists()
     if options.export and not (finished and exported):
         exporter.export(run_dir, tflite=options.tflite)
+        if options.report:  # thresholds.json beside the export; the test split, once
+            from odhelper.workflows.evaluate import evaluate_after_run
+            evaluate_after_run(run_dir)
     result.export = run_dir.export if run_dir.saved_model.exists() else None
     if options.report and not (finished and run_dir.report.exists()):
         from odhelper.workflows.report import report_after_run
