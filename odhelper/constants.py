@@ -12,3 +12,6 @@ PASCAL_CLASS_AP50 = "PascalBoxes_PerformanceByCategory/AP@0.5IOU/"  # + class na
 # Picture suffixes (lower case) that tfrecord, predict and active-learn accept.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
                   ".jpe", ".jfif")
+
+# Video suffixes (lower case) that predict reads with imageio's ffmpeg.
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from odhelper import log
-from odhelper.constants import IMAGE_SUFFIXES
+from odhelper.constants import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from odhelper.engine import predictor
 from odhelper.errors import OdhelperError
 from odhelper.options.inference import PredictOptions
@@ -20,6 +20,7 @@ class PredictResult:
     detections: int = 0
     seconds: float = 0.0
     problems: list = field(default_factory=list)
+    videos: list = field(default_factory=list)  # workflows.video.VideoResult
 
     @property
     def images_per_second(self) -> float:
@@ -27,18 +28,33 @@ class PredictResult:
 
 
 def predict(options: PredictOptions) -> PredictResult:
-    """Detect on every picture under options.input; write the chosen outputs."""
+    """Detect on every picture and video under options.input; write the chosen outputs."""
     started = time.perf_counter()
     model = predictor.load_model(options.model)
-    log.info("Loaded %s in %.1f s (input %s, classes: %s)", model.saved_model,
+    log.info("Loaded %s %s in %.1f s (input %s, classes: %s)", model.kind, model.path,
              time.perf_counter() - started, model.input_size or "any size",
              ", ".join(model.class_names.values()) or "numbers only")
     root = options.input if options.input.is_dir() else options.input.parent
-    paths = predictor.list_images(options.input)
-    if not paths:
-        suffixes = ", ".join(IMAGE_SUFFIXES)
-        raise OdhelperError(f"{options.input}: no pictures ({suffixes})")
-    result, rows, pending = PredictResult(), [], []
+    is_video = options.input.suffix.lower() in VIDEO_SUFFIXES
+    paths = [] if is_video else predictor.list_images(options.input)
+    paths = [p for p in paths if p.suffix.lower() not in VIDEO_SUFFIXES]
+    videos = predictor.list_images(options.input, VIDEO_SUFFIXES) if is_video or \
+        options.input.is_dir() else []
+    if not paths and not videos:
+        suffixes = ", ".join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+        raise OdhelperError(f"{options.input}: no pictures or videos ({suffixes})")
+    result = PredictResult()
+    for video in videos:
+        from odhelper.workflows.video import predict_video
+        result.videos.append(predict_video(model, video, root, options.output,
+                                           options.threshold))
+    if paths:
+        _pictures(model, paths, root, options, result)
+    return result
+
+
+def _pictures(model, paths, root, options: PredictOptions, result: PredictResult) -> None:
+    rows, pending = [], []
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
         stream = predictor.detect(model, paths, root, result.problems, options.threshold,
@@ -60,4 +76,3 @@ def predict(options: PredictOptions) -> PredictResult:
     result.seconds = time.perf_counter() - started
     for item in result.problems:
         log.warning("%s: %s (%s): %s", item.file, item.reason, item.detail, item.action)
-    return result

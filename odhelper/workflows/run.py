@@ -25,6 +25,7 @@ class RunResult:
     best_metrics: dict[str, float] = field(default_factory=dict)
     last_metrics: dict[str, float] = field(default_factory=dict)
     export: Path | None = None
+    exported: object = None  # workflows.export.ExportResult (artifacts checked, failures)
     report: Path | None = None
     seconds: float = 0.0
     steps_per_second: float = 0.0
@@ -152,7 +153,7 @@ def run(options: RunOptions) -> RunResult:
 
 
 def _run(options: RunOptions, run_dir: RunDir) -> RunResult:
-    from odhelper.engine import exporter
+    from odhelper.workflows.export import export_run
 
     started = time.perf_counter()
     log.info("Program start [ model : %s, num steps : %d ]", options.model, options.steps)
@@ -176,7 +177,7 @@ def _run(options: RunOptions, run_dir: RunDir) -> RunResult:
     _best_and_last(run_dir, result)
     exported = run_dir.saved_model.exists()
     if options.export and not (finished and exported):
-        exporter.export(run_dir, tflite=options.tflite)
+        result.exported = export_run(run_dir, options)
     result.export = run_dir.export if run_dir.saved_model.exists() else None
     if options.report and not (finished and run_dir.report.exists()):
         from odhelper.workflows.report import report_after_run
