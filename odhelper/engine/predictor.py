@@ -2,8 +2,8 @@
 
 Plain TensorFlow only (no `object_detection` import): class names come from the
 label map next to the export, parsed as text. TFLite and ONNX files run behind
-the SavedModel's call (engine/tflite_runner.py, engine/onnx_runner.py). Pictures flow through `tf.data`:
-a Python pre-check names bad files (the tfrecord stage's reasons), decoding and
+the SavedModel's call (engine/tflite_runner.py, engine/onnx_runner.py). Pictures
+flow through `tf.data`: a Python pre-check names bad files (the tfrecord stage's reasons), decoding and
 resizing to the model's fixed input size run in parallel threads, prefetched.
 Large JPEGs are decoded at a reduced DCT scale that still covers the input size.
 An `image_tensor` export takes one uint8 picture per call ([1, H, W, 3]); a
@@ -68,6 +68,12 @@ def _pipeline_text(folder: Path) -> str:
     return config.read_text(encoding="utf-8") if config.is_file() else ""
 
 
+def _input_size(folder: Path) -> tuple[int, int] | None:
+    """(height, width) of the fixed-shape resizer in the export's pipeline.config."""
+    match = _FIXED_SIZE.search(_pipeline_text(folder))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
 def find_label_map(model: Path) -> Path | None:
     """The label map next to the export (the artifact's folder), in the run dir, or
     the config's path."""
@@ -102,8 +108,7 @@ def load_model(model: Path) -> ExportedModel:
         return _load_artifact(model)
     saved_model = find_saved_model(model)
     names = _class_names(saved_model)
-    match = _FIXED_SIZE.search(_pipeline_text(saved_model.parent))
-    size = (int(match.group(1)), int(match.group(2))) if match else None
+    size = _input_size(saved_model.parent)
     loaded = tf.saved_model.load(str(saved_model))
     function = loaded.signatures["serving_default"]
     function._odhelper_keepalive = loaded  # the signature needs its object alive
@@ -128,9 +133,7 @@ def _load_artifact(path: Path) -> ExportedModel:
                              tf.uint8, False, "TFLite")
     from odhelper.engine import onnx_runner
     function = onnx_runner.load(path)
-    match = _FIXED_SIZE.search(_pipeline_text(path.parent))
-    size = (int(match.group(1)), int(match.group(2))) if match else None
-    return ExportedModel(path, _class_names(path), size, function,
+    return ExportedModel(path, _class_names(path), _input_size(path.parent), function,
                          tf.as_dtype(function.input_dtype), function.takes_batches, "ONNX")
 
 
