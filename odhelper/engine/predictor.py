@@ -3,8 +3,9 @@
 Plain TensorFlow only (no `object_detection` import): class names come from the
 label map next to the export, parsed as text. TFLite and ONNX files run behind
 the SavedModel's call (engine/tflite_runner.py, engine/onnx_runner.py). Pictures
-flow through `tf.data`: a Python pre-check names bad files (the tfrecord stage's reasons), decoding and
-resizing to the model's fixed input size run in parallel threads, prefetched.
+flow through `tf.data`: a Python pre-check names bad files (the tfrecord stage's
+reasons), decoding and resizing to the model's fixed input size run in parallel
+threads, prefetched.
 Large JPEGs are decoded at a reduced DCT scale that still covers the input size.
 An `image_tensor` export takes one uint8 picture per call ([1, H, W, 3]); a
 `float_image_tensor` export takes a batch of same-size pictures, which the

@@ -27,9 +27,9 @@ def tflite_kinds(value) -> list[str]:
 
 @dataclass
 class ArtifactOptions:
-    tflite: str | None = option(None, "also export TFLite (SSD with a fixed-shape resizer): a comma-"
-                         "separated list of fp32, fp16, int8; --tflite alone = fp32",
-                         const="fp32")
+    tflite: str | None = option(None, "also export TFLite (SSD with a fixed-shape resizer): "
+                                "a comma-separated list of fp32, fp16, int8; --tflite alone "
+                                "= fp32", const="fp32")
     onnx: bool = option(False, "also export model.onnx (tf2onnx from the SavedModel, checked "
                         "with onnxruntime)")
     calibration_images: int = option(200, "int8: TRAIN pictures (seeded sample) that calibrate "
