@@ -20,3 +20,6 @@ MAX_PIXELS = 50_000_000
 # The templates' max_number_of_boxes: ground-truth boxes per picture the input
 # pipeline keeps (more are cut silently by the OD API; config raises it to fit).
 TEMPLATE_MAX_BOXES = 100
+
+# Video suffixes (lower case) that predict reads with imageio's ffmpeg.
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")

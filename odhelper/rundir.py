@@ -7,7 +7,9 @@
       checkpoints/         ckpt-N of training (tf.train.CheckpointManager)
       best/                the best checkpoint so far, best.json says why
       train/  eval/        TensorBoard events; eval/ also holds the tables
-      export/              saved_model/, checkpoint/, pipeline.config, label map
+      export/              saved_model/, checkpoint/, pipeline.config, label map,
+                           model[_fp16|_int8].tflite + tflite.json, model.onnx,
+                           artifacts.md + .csv (every artifact evaluated)
       report.html  odhelper.log  timings.jsonl  train_done.json
       .odhelper.lock       held while a command writes here (odhelper/lock.py)
 
@@ -29,7 +31,10 @@ from odhelper.errors import OdhelperError
 LABEL_MAP = "label_map.pbtxt"
 PIPELINE_CONFIG = "pipeline.config"
 SAVED_MODEL = "saved_model"
-TFLITE_MODEL = "model.tflite"
+TFLITE_MODEL = "model.tflite"  # fp32; the other variants are model_<kind>.tflite
+TFLITE_INFO = "tflite.json"  # input size, normalisation and output order of the .tflite files
+ONNX_MODEL = "model.onnx"
+FAILED_SUFFIX = ".failed"  # an artifact that failed its check is renamed, not shipped
 THRESHOLDS = "thresholds.json"  # beside the SavedModel: per-class score thresholds
 CHECKPOINT_INDEX = "checkpoint"  # the file tf.train.CheckpointManager keeps per folder
 
@@ -71,6 +76,7 @@ class RunDir(_OneWriter):
     tflite = property(lambda self: self.export / TFLITE_MODEL)
     export_options = property(lambda self: self.export / "export.yaml")
     thresholds = property(lambda self: self.export / THRESHOLDS)  # per-class operating points
+    exported = property(lambda self: ExportDir(self.export))  # each artifact's place
     report = property(lambda self: self.root / "report.html")
     done_marker = property(lambda self: self.root / "train_done.json")
     sidecar_stop = property(lambda self: self.root / "sidecar.stop")
@@ -210,6 +216,28 @@ class EvalDir:
         """galleries/<class>_<kind>.png, kind "false_positives" or "misses"."""
         safe = re.sub(r"[^\w.-]+", "_", class_name)
         return self.galleries / f"{safe}_{kind}.png"
+
+
+class ExportDir:
+    """RUN/export/ (or the temporary folder an export is written into first)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    saved_model = property(lambda self: self.root / SAVED_MODEL)
+    label_map = property(lambda self: self.root / LABEL_MAP)
+    pipeline_config = property(lambda self: self.root / PIPELINE_CONFIG)
+    tflite_fp16 = property(lambda self: self.tflite("fp16"))
+    tflite_int8 = property(lambda self: self.tflite("int8"))
+    tflite_info = property(lambda self: self.root / TFLITE_INFO)
+    tflite_graph = property(lambda self: self.root / "tflite_graph")  # temporary
+    onnx = property(lambda self: self.root / ONNX_MODEL)
+    artifacts_table = property(lambda self: self.root / "artifacts.md")
+    artifacts_csv = property(lambda self: self.root / "artifacts.csv")
+
+    def tflite(self, kind: str = "fp32") -> Path:
+        """model.tflite (fp32), model_fp16.tflite, model_int8.tflite."""
+        return self.root / (TFLITE_MODEL if kind == "fp32" else f"model_{kind}.tflite")
 
 
 class ActiveDir(_OneWriter):

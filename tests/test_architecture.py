@@ -59,7 +59,8 @@ def test_no_run_layout_path_outside_the_run_directory_module():
              "train_done.json", "run.yaml", "pipeline.config", "label_map.pbtxt",
              "saved_model", "sidecar.stop", "stale.json", "best.json", "metrics.json",
              "active.json", "inputs", "adopted", "review", "demo.json", "demo.yaml",
-             "model.tflite", "odhelper.log", "timings.jsonl"}
+             "model.tflite", "odhelper.log", "timings.jsonl", "model.onnx", "tflite.json",
+             "artifacts.md", "artifacts.csv", "tflite_graph"}
 
     def spelled(node) -> bool:
         return isinstance(node, ast.Constant) and isinstance(node.value, str) and (

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 NAME = "export"
-HELP = "export RUN's best (or last) checkpoint as a SavedModel (+ TFLite for SSD)"
+HELP = ("export RUN's best (or last) checkpoint as a SavedModel (+ TFLite fp32/fp16/int8 for "
+        "SSD, + ONNX), each artifact evaluated on the validation split")
 
 
 def options_class():
@@ -12,12 +13,14 @@ def options_class():
 
 def run(options) -> int:
     from odhelper import log
-    from odhelper.engine.exporter import export
     from odhelper.options.fields import save_yaml
     from odhelper.rundir import RunDir
+    from odhelper.workflows.export import export_run
 
     run_dir = RunDir(options.run_dir).require()
     with run_dir.locked("export"), log.to_dir(run_dir.root):
-        export(run_dir, tflite=options.tflite, batched=options.batched)
+        result = export_run(run_dir, options, batched=options.batched)
         save_yaml(options, run_dir.export_options)
+        if result.error():
+            raise result.error()
     return 0

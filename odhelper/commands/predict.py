@@ -22,8 +22,13 @@ def run(options) -> int:
                            skipped=len(result.problems),
                            images_per_second=round(result.images_per_second, 2))
         save_yaml(options, options.output / "predict.yaml")
-        log.info("Predicted %d pictures, %d detections >= %s, %d skipped: %.1f images/s "
-                 "-> %s", result.pictures, result.detections,
-                 "the per-class thresholds" if result.thresholds else f"{result.threshold:.2f}",
-                 len(result.problems), result.images_per_second, options.output)
+        for video in result.videos:
+            stage.extra[video.video.name] = f"{video.frames} frames, " \
+                f"{video.frames_per_second:.1f} frames/s"
+        if result.pictures or not result.videos:
+            log.info("Predicted %d pictures, %d detections >= %s, %d skipped: %.1f images/s "
+                     "-> %s", result.pictures, result.detections,
+                     "the per-class thresholds" if result.thresholds
+                     else f"{result.threshold:.2f}",
+                     len(result.problems), result.images_per_second, options.output)
     return 0

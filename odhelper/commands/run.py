@@ -14,5 +14,7 @@ def options_class():
 def run(options) -> int:
     from odhelper.workflows.run import run as run_training
 
-    run_training(options)
+    result = run_training(options)
+    if result.exported is not None and result.exported.error():
+        raise result.exported.error()  # an artifact failed its check; the run itself is done
     return 0

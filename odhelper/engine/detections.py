@@ -79,6 +79,32 @@ def decoded_records(files: list[str], label_map: Path) -> Iterator[dict]:
     return iter(dataset.prefetch(2))
 
 
+def truths(files: list[str], label_map: Path) -> Iterator[tuple]:
+    """(picture tensor [H, W, 3] uint8, its ImageResult with ground truth only) per record."""
+    from odhelper.od import api
+
+    inputs = api().standard_fields.InputDataFields
+    for index, example in enumerate(decoded_records(files, label_map)):
+        image = example[inputs.image]
+        height, width = int(image.shape[0]), int(image.shape[1])
+        scale = np.array([height, width, height, width], np.float32)
+        name = example[inputs.filename].numpy().decode() or \
+            example[inputs.source_id].numpy().decode() or f"record-{index}"
+        difficult = example.get(inputs.groundtruth_difficult)
+        yield image, ImageResult(
+            name, width, height, example[inputs.groundtruth_boxes].numpy() * scale,
+            example[inputs.groundtruth_classes].numpy(),
+            gt_difficult=None if difficult is None else difficult.numpy())
+
+
+def with_detections(truth: ImageResult, boxes, scores, classes) -> ImageResult:
+    """`truth` plus detections: normalised (ymin, xmin, ymax, xmax), label-map ids."""
+    scale = np.array([truth.height, truth.width, truth.height, truth.width], np.float32)
+    return ImageResult(truth.image_id, truth.width, truth.height, truth.gt_boxes,
+                       truth.gt_classes, np.asarray(boxes).reshape(-1, 4) * scale, scores,
+                       np.asarray(classes).astype(int), truth.gt_difficult)
+
+
 def collect(configs, checkpoint: str, files: list[str], label_map: Path) -> list[ImageResult]:
     """Ground truth and detections (pixels, 1-based classes) of every record."""
     import tensorflow as tf
@@ -86,27 +112,16 @@ def collect(configs, checkpoint: str, files: list[str], label_map: Path) -> list
     from odhelper import log
     from odhelper.od import api
 
-    fields = api().standard_fields
-    inputs, outputs = fields.InputDataFields, fields.DetectionResultFields
+    outputs = api().standard_fields.DetectionResultFields
     detect = restore_model(configs, checkpoint)
     results = []
-    for index, example in enumerate(log.progress(decoded_records(files, label_map),
-                                                 desc="evaluate", unit="img")):
-        image = example[inputs.image]
-        height, width = int(image.shape[0]), int(image.shape[1])
+    for image, truth in log.progress(truths(files, label_map), desc="evaluate", unit="img"):
         found = detect(tf.cast(image, tf.float32)[tf.newaxis])
         count = int(found[outputs.num_detections][0])
-        scale = np.array([height, width, height, width], np.float32)
-        name = example[inputs.filename].numpy().decode() or \
-            example[inputs.source_id].numpy().decode() or f"record-{index}"
-        difficult = example.get(inputs.groundtruth_difficult)
-        results.append(ImageResult(
-            name, width, height, example[inputs.groundtruth_boxes].numpy() * scale,
-            example[inputs.groundtruth_classes].numpy(),
-            found[outputs.detection_boxes][0, :count].numpy() * scale,
+        results.append(with_detections(
+            truth, found[outputs.detection_boxes][0, :count].numpy(),
             found[outputs.detection_scores][0, :count].numpy(),
-            found[outputs.detection_classes][0, :count].numpy().astype(int) + 1,
-            None if difficult is None else difficult.numpy()))
+            found[outputs.detection_classes][0, :count].numpy().astype(int) + 1))
     if not results:
         raise OdhelperError(f"{', '.join(files)}: no records to evaluate")
     return results

@@ -1,22 +1,24 @@
 """Export a run's best (or last) checkpoint through the OD API's exporter_lib_v2:
-RUN/export/{saved_model/, checkpoint/, pipeline.config, label map} (+ model.tflite
-for SSD)."""
+RUN/export/{saved_model/, checkpoint/, pipeline.config, label map} (+ TFLite fp32,
+fp16, int8 for SSD, tflite_export.py; + model.onnx, onnx_export.py)."""
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
 from odhelper import files, log
-from odhelper.od import api, tflite_exporter
-from odhelper.rundir import LABEL_MAP, SAVED_MODEL, TFLITE_MODEL, RunDir
+from odhelper.od import api
+from odhelper.rundir import ExportDir, RunDir
 
 
-def export(run_dir: RunDir, tflite: bool = False, batched: bool = False) -> Path:
+def export(run_dir: RunDir, tflite: bool | list[str] = False, batched: bool = False,
+           onnx: bool = False, artifacts=None) -> Path:
     """Export the run's "best" checkpoint (RunDir.checkpoint); returns RUN/export.
     Atomic: a failed export leaves the previous one (if any) in place. `batched`:
     the OD API's `float_image_tensor` signature, which takes a batch of float32
     pictures of one size (odhelper predict then sends batches); otherwise
-    `image_tensor`, one uint8 picture per call."""
+    `image_tensor`, one uint8 picture per call. `tflite`: the TFLite kinds (True =
+    fp32); `artifacts` (options.artifacts.ArtifactOptions) gives the int8 calibration."""
     from odhelper.pipeline import config
 
     run_dir = RunDir(run_dir.root if isinstance(run_dir, RunDir) else run_dir).require()
@@ -29,39 +31,27 @@ def export(run_dir: RunDir, tflite: bool = False, batched: bool = False) -> Path
         # the exporter restores the newest checkpoint of the folder it is given
         api().exporter_lib_v2.export_inference_graph(input_type, proto,
                                                      str(checkpoint.parent), str(tmp))
+        out = ExportDir(tmp)
         if run_dir.label_map.is_file():  # export/ alone is enough to predict with names
-            shutil.copyfile(run_dir.label_map, tmp / LABEL_MAP)
-        if tflite:
-            _export_tflite(configs, proto, checkpoint.parent, tmp)
-        stage.extra["saved_model MB"] = round(_size(tmp / SAVED_MODEL) / 1e6, 1)
+            shutil.copyfile(run_dir.label_map, out.label_map)
+        kinds = ["fp32"] if tflite is True else list(tflite or [])
+        if kinds:
+            from odhelper.engine.tflite_export import export_tflite
+            export_tflite(configs, proto, checkpoint.parent, out, kinds,
+                          **_calibration(artifacts))
+        if onnx:
+            from odhelper.engine.onnx_export import export_onnx
+            export_onnx(out.saved_model, out.onnx)
+        stage.extra["saved_model MB"] = round(_size(out.saved_model) / 1e6, 1)
     return run_dir.export
 
 
-def tflite_unsupported(model_config) -> str | None:
-    """Why the OD API's TFLite exporter cannot take this model, or None."""
-    if model_config.WhichOneof("model") != "ssd":
-        return "only SSD models convert to TFLite"
-    if model_config.ssd.image_resizer.WhichOneof("image_resizer_oneof") != \
-            "fixed_shape_resizer":
-        return "the TFLite exporter needs a fixed_shape_resizer (this model keeps the aspect)"
-    return None
-
-
-def _export_tflite(configs: dict, proto, source: Path, out: Path) -> None:
-    import tensorflow as tf
-
-    reason = tflite_unsupported(configs["model"])
-    if reason:
-        log.warning("--tflite: %s; skipped (the SavedModel is exported)", reason)
-        return
-    graph_dir = out / "tflite_graph"
-    tflite_exporter().export_tflite_model(proto, str(source), str(graph_dir),
-                                          max_detections=100, use_regular_nms=False)
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(graph_dir / SAVED_MODEL))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
-                                           tf.lite.OpsSet.SELECT_TF_OPS]
-    (out / TFLITE_MODEL).write_bytes(converter.convert())
-    shutil.rmtree(graph_dir, ignore_errors=True)
+def _calibration(artifacts) -> dict:
+    if artifacts is None:
+        return {}
+    return {"calibration_images": artifacts.calibration_images,
+            "calibration_seed": artifacts.calibration_seed,
+            "int8_input": artifacts.int8_input}
 
 
 def _size(folder: Path) -> int:

@@ -1,9 +1,11 @@
-"""Run an exported detector (SavedModel) over a folder of pictures, fast.
+"""Run an exported detector (SavedModel, .tflite or .onnx) over a folder of pictures, fast.
 
 Plain TensorFlow only (no `object_detection` import): class names come from the
-label map next to the export, parsed as text. Pictures flow through `tf.data`:
-a Python pre-check names bad files (the tfrecord stage's reasons), decoding and
-resizing to the model's fixed input size run in parallel threads, prefetched.
+label map next to the export, parsed as text. TFLite and ONNX files run behind
+the SavedModel's call (engine/tflite_runner.py, engine/onnx_runner.py). Pictures
+flow through `tf.data`: a Python pre-check names bad files (the tfrecord stage's
+reasons), decoding and resizing to the model's fixed input size run in parallel
+threads, prefetched.
 Large JPEGs are decoded at a reduced DCT scale that still covers the input size.
 An `image_tensor` export takes one uint8 picture per call ([1, H, W, 3]); a
 `float_image_tensor` export takes a batch of same-size pictures, which the
@@ -43,73 +45,109 @@ class Prediction:
     classes: np.ndarray  # [N] label-map ids
 
 
+ARTIFACT_SUFFIXES = (".tflite", ".onnx")
+
+
 @dataclass
 class ExportedModel:
-    saved_model: Path
+    """An exported detector of any kind (SavedModel folder, .tflite, .onnx) behind
+    one call: `function(input_tensor=pixels)` -> the SavedModel's serving outputs."""
+    path: Path  # the saved_model folder or the artifact file
     class_names: dict[int, str]
     input_size: tuple[int, int] | None  # (height, width) of a fixed-shape resizer
     function: Callable = field(repr=False, default=None)
-
-    @property
-    def input_dtype(self):
-        """uint8 for image_tensor exports, float32 for float_image_tensor ones."""
-        return self.function.structured_input_signature[1]["input_tensor"].dtype
+    input_dtype: object = None  # tf.uint8 (image_tensor, TFLite, ONNX) or tf.float32
+    takes_batches: bool = False  # float_image_tensor exports take a batch
+    kind: str = "SavedModel"
 
     def name_of(self, class_id: int) -> str:
         return self.class_names.get(int(class_id), f"class {int(class_id)}")
 
 
-def _pipeline_text(saved_model: Path) -> str:
-    config = saved_model.parent / PIPELINE_CONFIG
+def _pipeline_text(folder: Path) -> str:
+    config = folder / PIPELINE_CONFIG
     return config.read_text(encoding="utf-8") if config.is_file() else ""
 
 
-def find_label_map(saved_model: Path) -> Path | None:
-    """The label map next to the export, in the run dir, or the config's path."""
-    export = saved_model.parent
+def _input_size(folder: Path) -> tuple[int, int] | None:
+    """(height, width) of the fixed-shape resizer in the export's pipeline.config."""
+    match = _FIXED_SIZE.search(_pipeline_text(folder))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def find_label_map(model: Path) -> Path | None:
+    """The label map next to the export (the artifact's folder), in the run dir, or
+    the config's path."""
+    export = model.parent
     for candidate in (export / LABEL_MAP, export.parent / LABEL_MAP):
         if candidate.is_file():
             return candidate
-    match = _LABEL_MAP_PATH.search(_pipeline_text(saved_model))
+    match = _LABEL_MAP_PATH.search(_pipeline_text(export))
     if match and Path(match.group(1)).is_file():
         return Path(match.group(1))
     return None
 
 
-def load_model(model: Path) -> ExportedModel:
-    """Load the SavedModel's serving signature and its class names."""
+def _class_names(model: Path) -> dict[int, str]:
     from odhelper import log
     from odhelper.data import labelmap
+
+    label_map = find_label_map(model)
+    if label_map is None:
+        log.warning("%s: no %s next to it; classes are shown as numbers", model, LABEL_MAP)
+        return {}
+    return {number: name for name, number in labelmap.read(label_map).items()}
+
+
+def load_model(model: Path) -> ExportedModel:
+    """Load a SavedModel (a run dir, an export dir, a saved_model dir), a .tflite or
+    a .onnx file, with its class names."""
     import tensorflow as tf
 
-    saved_model = find_saved_model(Path(model))
-    label_map = find_label_map(saved_model)
-    names: dict[int, str] = {}
-    if label_map is None:
-        log.warning("%s: no %s next to the export; classes are shown as numbers",
-                    saved_model, LABEL_MAP)
-    else:
-        names = {number: name for name, number in labelmap.read(label_map).items()}
-    match = _FIXED_SIZE.search(_pipeline_text(saved_model))
-    size = (int(match.group(1)), int(match.group(2))) if match else None
+    model = Path(model)
+    if model.suffix.lower() in ARTIFACT_SUFFIXES:
+        return _load_artifact(model)
+    saved_model = find_saved_model(model)
+    names = _class_names(saved_model)
+    size = _input_size(saved_model.parent)
     loaded = tf.saved_model.load(str(saved_model))
     function = loaded.signatures["serving_default"]
     function._odhelper_keepalive = loaded  # the signature needs its object alive
-    model = ExportedModel(saved_model, names, size, function)
+    spec = function.structured_input_signature[1]["input_tensor"]
+    batches = spec.shape.rank == 4 and spec.shape[0] is None and spec.dtype.is_floating
+    found = ExportedModel(saved_model, names, size, function, spec.dtype, batches)
     height, width = size or (64, 64)  # the first call optimizes the graph: do it now
-    function(input_tensor=tf.zeros([1, height, width, 3], model.input_dtype))
-    return model
+    function(input_tensor=tf.zeros([1, height, width, 3], found.input_dtype))
+    return found
 
 
-def list_images(folder: Path) -> list[Path]:
-    """Pictures under `folder` (recursive, case-insensitive suffixes), sorted."""
+def _load_artifact(path: Path) -> ExportedModel:
+    import tensorflow as tf
+
+    if not path.is_file():
+        raise OdhelperError(f"{path}: no such model file")
+    if path.suffix.lower() == ".tflite":
+        from odhelper.engine import tflite_runner
+        function = tflite_runner.load(path)
+        # the runner resizes and quantises: feed it uint8 pictures of the input size
+        return ExportedModel(path, _class_names(path), function.input_size, function,
+                             tf.uint8, False, "TFLite")
+    from odhelper.engine import onnx_runner
+    function = onnx_runner.load(path)
+    return ExportedModel(path, _class_names(path), _input_size(path.parent), function,
+                         tf.as_dtype(function.input_dtype), function.takes_batches, "ONNX")
+
+
+def list_images(folder: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[Path]:
+    """Pictures (or other `suffixes`) under `folder` (recursive, case-insensitive
+    suffixes), sorted; a file given alone is taken as it is."""
     folder = Path(folder)
     if folder.is_file():
         return [folder]
     if not folder.is_dir():
         raise OdhelperError(f"{folder}: no such folder of pictures")
     return sorted(p for p in folder.rglob("*")
-                  if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  if p.suffix.lower() in suffixes and p.is_file()
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
@@ -179,10 +217,8 @@ def default_workers() -> int:
 
 
 def batch_capable(model: ExportedModel) -> bool:
-    """Whether the signature takes a batch (float_image_tensor exports do)."""
-    _, inputs = model.function.structured_input_signature
-    spec = inputs["input_tensor"]
-    return spec.shape.rank == 4 and spec.shape[0] is None and spec.dtype.is_floating
+    """Whether the model takes a batch (float_image_tensor exports do)."""
+    return model.takes_batches
 
 
 def detect(model: ExportedModel, paths: list[Path], root: Path, problems: list[Problem],

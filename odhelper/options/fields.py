@@ -19,9 +19,12 @@ from odhelper.errors import UsageError
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", flags: Sequence[str] = (),
-           choices: Sequence[Any] | None = None, factory: Any = None, cli: bool = True):
-    """A dataclass field that is also a command-line flag."""
-    metadata = {"help": help, "flags": tuple(flags), "choices": choices, "cli": cli}
+           choices: Sequence[Any] | None = None, factory: Any = None, cli: bool = True,
+           const: Any = None):
+    """A dataclass field that is also a command-line flag (`const`: the value of the
+    flag given without one, e.g. `--tflite` alone)."""
+    metadata = {"help": help, "flags": tuple(flags), "choices": choices, "cli": cli,
+                "const": const}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -61,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
                 kwargs.update(nargs="+", action="extend")
             if meta.get("choices"):
                 kwargs["choices"] = meta["choices"]
+            if meta.get("const") is not None:
+                kwargs.update(nargs="?", const=meta["const"])
         if default is not None and kind is not bool:
             kwargs["help"] += f" (default: {default})"
         kwargs["default"] = argparse.SUPPRESS

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odhelper.errors import UsageError
+from odhelper.options.artifacts import ArtifactOptions
 from odhelper.options.fields import option
 from odhelper.options.training import Augmentation
 
@@ -40,15 +41,15 @@ class ConfigOptions(Augmentation):
 
 
 @dataclass
-class ExportOptions:
+class ExportOptions(ArtifactOptions):
     run_dir: Path = option(None, "run directory", flags=("-o",))
-    tflite: bool = option(False, "also write model.tflite (SSD)")
     batched: bool = option(False, "float_image_tensor signature: takes batches of float32 "
                            "pictures of one size (odhelper predict sends batches: faster); "
                            "default image_tensor, one uint8 picture per call")
 
     def __post_init__(self):
         _required(self, "run_dir")
+        self.check_artifact_fields()
 
 
 @dataclass
@@ -87,9 +88,10 @@ class EvaluateOptions:
 
 @dataclass
 class PredictOptions:
-    model: Path = option(None, "a run dir, an export dir or a saved_model dir", flags=("-m",))
-    input: Path = option(None, "a folder of pictures (searched recursively) or one picture",
-                         flags=("-i",))
+    model: Path = option(None, "a run dir, an export dir, a saved_model dir, a .tflite or a "
+                         ".onnx file", flags=("-m",))
+    input: Path = option(None, "a folder of pictures (searched recursively), one picture, a "
+                         "video or a folder of videos", flags=("-i",))
     output: Path = option(None, "folder for the drawn pictures, detections.csv and XML",
                           flags=("-o",))
     threshold: float | None = option(None, "keep detections scoring at least this, one value "

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from odhelper.constants import PASCAL_MAP50
 from odhelper.errors import UsageError
+from odhelper.options.artifacts import ArtifactOptions
 from odhelper.options.data import BALANCE_MODES
 from odhelper.options.fields import option
 
@@ -63,7 +64,7 @@ class TrainingOptions(Augmentation):
 
 
 @dataclass
-class RunOptions(TrainingOptions):
+class RunOptions(TrainingOptions, ArtifactOptions):
     steps: int = option(None, "TOTAL training steps (a resumed run continues up to this)",
                         flags=("-n",))
     input: Path | None = option(None, "LabelImg XML folder: make the dataset first "
@@ -83,7 +84,6 @@ class RunOptions(TrainingOptions):
                             choices=EVAL_MODES)
     best_metric: str = option(PASCAL_MAP50, "metric that picks best/ (higher is better)")
     strategy: str = option("default", "tf.distribute strategy", choices=STRATEGIES)
-    tflite: bool = option(False, "also export model.tflite (SSD models)")
     export: bool = option(True, "export the detector when training ends")
     report: bool = option(True, "write RUN_DIR/report.html at the end (evaluates best/ "
                           "when no evaluation table exists yet)")
@@ -101,6 +101,7 @@ class RunOptions(TrainingOptions):
 
     def __post_init__(self) -> None:
         self.check_training_fields("run")
+        self.check_artifact_fields()
         if self.steps is None or int(self.steps) < 1:
             raise UsageError("run: --steps N (>= 1, the total) is required")
         if self.input is None and self.dataset is None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from odhelper import log
-from odhelper.constants import IMAGE_SUFFIXES
+from odhelper.constants import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from odhelper.engine import predictor
 from odhelper.errors import OdhelperError
 from odhelper.metrics.error_tables import read_thresholds
@@ -28,6 +28,7 @@ class PredictResult:
     threshold: float = DEFAULT_THRESHOLD  # the one for every other class
     seconds: float = 0.0
     problems: list = field(default_factory=list)
+    videos: list = field(default_factory=list)  # workflows.video.VideoResult
 
     @property
     def images_per_second(self) -> float:
@@ -35,29 +36,45 @@ class PredictResult:
 
 
 def predict(options: PredictOptions) -> PredictResult:
-    """Detect on every picture under options.input; write the chosen outputs."""
+    """Detect on every picture and video under options.input; write the chosen outputs."""
     started = time.perf_counter()
     model = predictor.load_model(options.model)
-    log.info("Loaded %s in %.1f s (input %s, classes: %s)", model.saved_model,
+    log.info("Loaded %s %s in %.1f s (input %s, classes: %s)", model.kind, model.path,
              time.perf_counter() - started, model.input_size or "any size",
              ", ".join(model.class_names.values()) or "numbers only")
     result = PredictResult()
     shipped = None if options.threshold is not None else \
-        read_thresholds(model.saved_model.parent / THRESHOLDS)
+        read_thresholds(model.path.parent / THRESHOLDS)
     result.threshold = DEFAULT_THRESHOLD if options.threshold is None else options.threshold
     if shipped:
         result.thresholds = shipped
         log.info("Score thresholds per class from %s: %s (other classes %.2f; --threshold "
-                 "sets one for all)", model.saved_model.parent / THRESHOLDS,
+                 "sets one for all)", model.path.parent / THRESHOLDS,
                  ", ".join(f"{k} {v:.3f}" for k, v in shipped.items()), result.threshold)
     else:
         log.info("Score threshold %.2f for every class", result.threshold)
     floor = min([result.threshold, *shipped.values()]) if shipped else result.threshold
     root = options.input if options.input.is_dir() else options.input.parent
-    paths = predictor.list_images(options.input)
-    if not paths:
-        suffixes = ", ".join(IMAGE_SUFFIXES)
-        raise OdhelperError(f"{options.input}: no pictures ({suffixes})")
+    is_video = options.input.suffix.lower() in VIDEO_SUFFIXES
+    paths = [] if is_video else predictor.list_images(options.input)
+    paths = [p for p in paths if p.suffix.lower() not in VIDEO_SUFFIXES]
+    videos = predictor.list_images(options.input, VIDEO_SUFFIXES) if is_video or \
+        options.input.is_dir() else []
+    if not paths and not videos:
+        suffixes = ", ".join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+        raise OdhelperError(f"{options.input}: no pictures or videos ({suffixes})")
+    for video in videos:  # one threshold for every class
+        from odhelper.workflows.video import predict_video
+        result.videos.append(predict_video(model, video, root, options.output,
+                                           result.threshold))
+    if paths:
+        _pictures(model, paths, root, options, result, shipped, floor)
+    return result
+
+
+def _pictures(model, paths, root, options: PredictOptions, result: PredictResult,
+              shipped: dict[str, float] | None, floor: float) -> None:
+    """Detect at `floor`, keep each class's detections from its shipped threshold on."""
     rows, pending = [], []
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -81,7 +98,6 @@ def predict(options: PredictOptions) -> PredictResult:
     result.seconds = time.perf_counter() - started
     for item in result.problems:
         log.warning("%s: %s (%s): %s", item.file, item.reason, item.detail, item.action)
-    return result
 
 
 def per_class_cut(prediction: predictor.Prediction, model: predictor.ExportedModel,

@@ -25,6 +25,7 @@ class RunResult:
     best_metrics: dict[str, float] = field(default_factory=dict)
     last_metrics: dict[str, float] = field(default_factory=dict)
     export: Path | None = None
+    exported: object = None  # workflows.export.ExportResult (artifacts checked, failures)
     report: Path | None = None
     seconds: float = 0.0
     steps_per_second: float = 0.0
@@ -182,8 +183,8 @@ def run(options: RunOptions) -> RunResult:
 
 
 def _run(options: RunOptions, run_dir: RunDir, chief: bool) -> RunResult:
-    from odhelper.engine import exporter
     from odhelper.engine.distribute import worker_count
+    from odhelper.workflows.export import export_run
 
     started = time.perf_counter()
     log.info("Program start [ model : %s, num steps : %d ]", options.model, options.steps)
@@ -213,7 +214,7 @@ def _run(options: RunOptions, run_dir: RunDir, chief: bool) -> RunResult:
     _best_and_last(run_dir, result)
     exported = run_dir.saved_model.exists()
     if options.export and not (finished and exported):
-        exporter.export(run_dir, tflite=options.tflite)
+        result.exported = export_run(run_dir, options)
         if options.report:  # thresholds.json beside the export; the test split, once
             from odhelper.workflows.evaluate import evaluate_after_run
             evaluate_after_run(run_dir)

@@ -1,0 +1,96 @@
+"""The artifacts table: every exported artifact side by side with the SavedModel
+(size, latency, mAP@0.5 and its drop, per-class AP@0.5) and the failure rule."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from odhelper import files
+from odhelper.metrics import tables
+from odhelper.metrics.per_class import ClassRow
+
+BASELINE = "SavedModel"
+SUMMARY_HEADERS = ("artifact", "file", "size MB", "latency ms/picture", "detections",
+                   "mAP@0.5 (VOC)", "drop vs SavedModel", "COCO AP@[.5:.95]", "AR@100",
+                   "status")
+
+
+@dataclass
+class ArtifactRow:
+    name: str  # SavedModel, TFLite fp32, TFLite fp16, TFLite int8, ONNX
+    file: str  # relative to the export folder
+    size_bytes: int
+    latency_ms: float
+    detections: int  # at any score, over every validation picture
+    classes: list[ClassRow] = field(default_factory=list)  # the evaluate table, "all" last
+    failure: str | None = None
+
+    @property
+    def map50(self) -> float:
+        return self.classes[-1].ap_voc
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def judge(rows: list[ArtifactRow], max_drop: float) -> list[ArtifactRow]:
+    """Mark the rows (after the first, the SavedModel) that detect nothing or lose
+    more than `max_drop` mAP@0.5 against it; returns the failed ones."""
+    baseline = rows[0].map50
+    for row in rows[1:]:
+        drop = _drop(baseline, row.map50)
+        if row.detections == 0:
+            row.failure = "detects nothing on the validation pictures"
+        elif drop > max_drop + 1e-9:
+            row.failure = (f"mAP@0.5 {_number(row.map50)} vs {_number(baseline)}: drop "
+                           f"{drop:.4f} > --max-ap-drop {max_drop}")
+    return [row for row in rows if not row.ok]
+
+
+def _drop(baseline: float, value: float) -> float:
+    baseline = 0.0 if math.isnan(baseline) else baseline
+    return baseline - (0.0 if math.isnan(value) else value)
+
+
+def _number(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.4f}"
+
+
+def class_names(rows: Sequence[ArtifactRow]) -> list[str]:
+    return [c.name for c in rows[0].classes[:-1]]
+
+
+def summary_cells(rows: Sequence[ArtifactRow]) -> tuple[list[str], list[list[str]]]:
+    names = class_names(rows)
+    headers = list(SUMMARY_HEADERS[:-1]) + [f"AP@0.5 {n}" for n in names] + ["status"]
+    baseline = rows[0].map50
+    cells = []
+    for row in rows:
+        overall = row.classes[-1]
+        drop = "" if row.name == BASELINE else f"{_drop(baseline, row.map50):.4f}"
+        cells.append([row.name, row.file, f"{row.size_bytes / 1e6:.2f}", f"{row.latency_ms:.1f}",
+                      str(row.detections), _number(row.map50), drop, _number(overall.coco_ap),
+                      _number(overall.ar100)]
+                     + [_number(c.ap_voc) for c in row.classes[:-1]]
+                     + ["ok" if row.ok else f"FAILED: {row.failure}"])
+    return headers, cells
+
+
+def save(rows: Sequence[ArtifactRow], markdown_path: Path, csv_path: Path,
+         threshold: float) -> None:
+    """artifacts.csv: the summary; artifacts.md: the summary, then each artifact's
+    per-class table (the one `odhelper evaluate` prints)."""
+    headers, cells = summary_cells(rows)
+    tables.write_csv(csv_path, headers, cells)
+    parts = ["# Exported artifacts on the validation split\n",
+             "Latency: one picture per call on this machine, mean over the validation "
+             "pictures. Per-class columns as `odhelper evaluate` (score threshold "
+             f"{threshold} for detections, correct, precision, recall).\n",
+             tables.markdown(headers, cells)]
+    for row in rows:
+        parts += [f"\n## {row.name} ({row.file})\n",
+                  tables.markdown(tables.CLASS_HEADERS, tables.class_cells(row.classes))]
+    files.write_text(markdown_path, "\n".join(parts))
