@@ -121,7 +121,8 @@ def augmentation_section(run_dir: RunDir, samples: int) -> str:
         return _note("no pipeline.config in the run directory.")
     configs = config.load(run_dir.pipeline_config)
     steps = augment.describe(configs["train_config"])
-    listing = "<pre>" + html.escape("\n".join(steps) or "(none)") + "</pre>"
+    listing = (f"<p>{len(steps)} augmentation option(s) in the filled config:</p><pre>"
+               + html.escape("\n".join(steps) or "(none)") + "</pre>")
     try:
         if not run_dir.augment_preview.is_file() and samples:
             from odhelper.report.augment_preview import write_grid
