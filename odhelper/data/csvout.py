@@ -1,11 +1,14 @@
-"""train.csv / validate.csv in the classic layout, written with pandas."""
+"""train.csv / validate.csv in the classic layout (the columns the classic
+generate_tfrecord.py reads), written with the standard csv module."""
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 from odhelper import files
 
 COLUMNS = ["filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax", "path"]
+_COORDINATES = slice(4, 8)  # xmin, ymin, xmax, ymax
 
 
 def rows(items) -> list[tuple]:
@@ -16,14 +19,20 @@ def rows(items) -> list[tuple]:
             for i in sorted(items, key=lambda i: i.image_name) for b in i.boxes]
 
 
+def _whole_columns(table: list[tuple]) -> list[bool]:
+    """Per coordinate column: every value is a whole number (then written as integers,
+    as in the classic CSVs; a column with one fraction keeps them all as decimals)."""
+    columns = range(_COORDINATES.start, _COORDINATES.stop)
+    return [all(float(row[c]).is_integer() for row in table) for c in columns]
+
+
 def write(table: list[tuple], path: Path) -> None:
     """Write the rows atomically; whole-pixel coordinates as integers."""
-    import pandas as pd
-
-    frame = pd.DataFrame(table, columns=COLUMNS)
-    for column in ("xmin", "ymin", "xmax", "ymax"):
-        values = frame[column]
-        if len(values) and (values == values.round()).all():
-            frame[column] = values.astype(int)
-    with files.atomic_path(path) as temp:
-        frame.to_csv(temp, index=False)
+    whole = _whole_columns(table)
+    with files.atomic_path(path) as temp, open(temp, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for row in table:
+            coordinates = [int(v) if keep else float(v)
+                           for v, keep in zip(row[_COORDINATES], whole)]
+            writer.writerow([*row[:4], *coordinates, row[8]])

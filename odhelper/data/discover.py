@@ -16,6 +16,7 @@ import ntpath
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Iterator
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
                     ".jpe", ".jfif")
@@ -119,47 +120,63 @@ class ImageFinder:
         self.images_root = str(images_dir.resolve()) if images_dir else None
 
     def _in_dir(self, directory: str, name: str) -> str | None:
-        names = self.index.dirs.get(os.path.normpath(directory))
-        if not names:
-            return None
-        real = names.get(name.lower())
-        return os.path.join(os.path.normpath(directory), real) if real else None
+        real = (self.index.dirs.get(directory) or {}).get(name.lower())
+        return os.path.join(directory, real) if real else None
 
-    def _candidate_dirs(self, xml_path: str, relative_name: str) -> list[str]:
+    def _candidate_dirs(self, xml_path: str, relative_name: str) -> Iterator[str]:
+        """The folders the picture may be in, nearest first, each once, normalised."""
         xml_dir = os.path.dirname(xml_path)
         sub = os.path.dirname(relative_name)
-        dirs = [os.path.join(xml_dir, sub)]
+        seen: set[str] = set()
+
+        def new(directory: str) -> bool:
+            if directory in seen:
+                return False
+            seen.add(directory)
+            return True
+
+        first = os.path.normpath(os.path.join(xml_dir, sub))
+        if new(first):
+            yield first
         root = str(self.index.roots[0])
         folder, below = xml_dir, ""
         while len(folder) > len(root):  # an annotations/ folder at or above the XML
             for images in LAYOUT_FOLDERS.get(os.path.basename(folder).lower(), ()):
-                dirs.append(os.path.join(os.path.dirname(folder), images, below, sub))
+                candidate = os.path.normpath(
+                    os.path.join(os.path.dirname(folder), images, below, sub))
+                if new(candidate):
+                    yield candidate
             below = os.path.join(os.path.basename(folder), below)
             folder = os.path.dirname(folder)
         if self.images_root:
             mirrored = os.path.relpath(xml_dir, root)
-            dirs.append(os.path.join(self.images_root, mirrored, sub))
-            dirs.append(os.path.join(self.images_root, sub))
-        return [os.path.normpath(d) for d in dict.fromkeys(dirs)]
+            for candidate in (os.path.join(self.images_root, mirrored, sub),
+                              os.path.join(self.images_root, sub)):
+                candidate = os.path.normpath(candidate)
+                if new(candidate):
+                    yield candidate
 
     def _by_stem(self, directory: str, stem: str) -> str | None:
-        names = self.index.dirs.get(os.path.normpath(directory)) or {}
+        names = self.index.dirs.get(directory) or {}
         for extension in IMAGE_EXTENSIONS:
             real = names.get((stem + extension).lower())
             if real:
-                return os.path.join(os.path.normpath(directory), real)
+                return os.path.join(directory, real)
         return None
 
     def find(self, xml_path: str, filename: str) -> tuple[str | None, str]:
         """(path of the image or None, how it was paired: a PAIRED_* value).
         `filename` must already be checked as safe."""
         relative = filename.replace("\\", "/") if filename else ""
-        dirs = self._candidate_dirs(xml_path, relative)
         base = os.path.basename(relative)
-        found = next(filter(None, (self._in_dir(d, base) for d in dirs)), None) if base \
-            else None
+        dirs, found = [], None
+        for directory in self._candidate_dirs(xml_path, relative):  # mostly the first
+            dirs.append(directory)
+            found = self._in_dir(directory, base) if base else None
+            if found:
+                break
         how = PAIRED_BY_FILENAME
-        if found is None:
+        if found is None:  # `dirs` holds every candidate now
             stems = [os.path.splitext(base)[0]] if base else []
             stems.append(os.path.splitext(os.path.basename(xml_path))[0])
             found = next(filter(None, (self._by_stem(d, stem) for stem in dict.fromkeys(stems)

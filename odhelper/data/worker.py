@@ -86,6 +86,11 @@ def install_in_pool(context: Context) -> None:
     install(context)
 
 
+def _read(path: str) -> bytes:
+    with open(path, "rb") as stream:
+        return stream.read()
+
+
 def relative(path: str, roots: list[Path]) -> str:
     for root in roots:
         prefix = str(root) + os.sep
@@ -132,7 +137,7 @@ def _read_annotation(xml_path: str, item: Item) -> None:
     ctx: Context = _context["ctx"]
     rel = item.xml
     try:
-        annotation, item.has_size, item.problems = voc.parse(Path(xml_path).read_bytes(), rel)
+        annotation, item.has_size, item.problems = voc.parse(_read(xml_path), rel)
     except voc.VocError as exc:
         item.problems = [exc.problem]
         return
@@ -174,7 +179,7 @@ def accept(item: Item, annotation: Annotation, image_path: str, image_name: str)
         return  # nothing to train on: the image is not read
     try:
         if ctx.hash_early:
-            data = Path(image_path).read_bytes()
+            data = _read(image_path)
             item.sha256, item.nbytes = hashlib.sha256(data).hexdigest(), len(data)
         else:
             item.nbytes = os.stat(image_path).st_size
@@ -203,7 +208,7 @@ def _inspect_image(item: Item) -> bytes | None:
     rel, annotation = item.xml, item.annotation
     item.usable = False
     try:
-        data = Path(item.image_path).read_bytes()
+        data = _read(item.image_path)
         probe = images.probe(data, ctx.verify_pixels, ctx.max_pixels)
     except OSError as exc:
         item.problems.append(problem(rel, "unreadable_image", f"{item.image_name}: {exc}"))
