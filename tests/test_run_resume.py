@@ -26,9 +26,11 @@ def test_killed_run_continues_step_count(tmp_path):
             "--eval-mode", "none", "--no-export", "--no-report", "--keep-checkpoints", "50",
             "--set", "model.ssd.image_resizer.fixed_shape_resizer.height=64",
             "--set", "model.ssd.image_resizer.fixed_shape_resizer.width=64"]
+    temp = tmp_path / "tmp"  # TensorFlow's autograph files: a SIGKILL leaves them behind
+    temp.mkdir()
     process = subprocess.Popen([sys.executable, "-m", "odhelper", *argv],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+                               start_new_session=True, env={**os.environ, "TMPDIR": str(temp)})
     try:
         deadline = time.time() + 400
         while RunDir(run_dir).latest_step() < 2 and process.poll() is None and time.time() < deadline:
