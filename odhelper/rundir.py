@@ -83,7 +83,6 @@ class RunDir(_OneWriter):
     log_file = property(lambda self: self.root / log.LOG_FILE)
     timings = property(lambda self: self.root / log.TIMINGS_FILE)
     default_dataset = property(lambda self: self.root / "dataset")
-    lock = property(lambda self: self.root / folder_lock.LOCK_FILE)
     augment_preview = property(lambda self: self.root / "augment_preview.png")
 
     def evaluation(self, split: str = "validate") -> "EvalDir":

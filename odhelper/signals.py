@@ -79,6 +79,20 @@ def deferred():
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
+def set_parent_death_signal(number: int) -> bool:
+    """Ask Linux to send this process `number` when its parent dies (prctl
+    PR_SET_PDEATHSIG); False where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(1, int(number), 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False
+
+
 def die_with_parent(parent_pid: int) -> None:
     """In a worker process: SIGKILL when the parent dies (Linux), exit now if it
     already has, ignore Ctrl-C (the parent stops the workers) and take SIGTERM's
@@ -86,13 +100,6 @@ def die_with_parent(parent_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
+    set_parent_death_signal(signal.SIGKILL)
     if os.getppid() != parent_pid:  # the parent died before the line above
         os._exit(1)

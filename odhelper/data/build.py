@@ -165,9 +165,9 @@ def _write_shards(parts, counts, label_ids, pool, output: Path
     return names, results
 
 
-def _written(results: list[tuple], report: Report) -> dict[str, list[worker.Item]]:
+def _written(results: list[tuple], sides, report: Report) -> dict[str, list[worker.Item]]:
     """Take in what the writers found; the items whose records were written, per side."""
-    parts: dict[str, list[worker.Item]] = {split.TRAIN: [], split.VALIDATE: []}
+    parts: dict[str, list[worker.Item]] = {side: [] for side in sides}
     seen: set[str] = set()
     for side, items, result in results:
         for item, outcome in zip(items, result["outcomes"]):
@@ -177,7 +177,7 @@ def _written(results: list[tuple], report: Report) -> dict[str, list[worker.Item
             seen.add(item.image_path)
             report.extend(item.problems)
             if item.usable:
-                parts.setdefault(side, []).append(item)
+                parts[side].append(item)
     return parts
 
 
@@ -273,7 +273,7 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
     try:
         with pools.running(options, context, len(context.items)) as pool:
             names, results = _write_shards(parts, counts, label_ids, pool, output)
-        parts = {**{side: [] for side in parts}, **_written(results, report)}
+        parts = _written(results, parts, report)
         if not any(parts.values()):
             raise _nothing_usable(options, found, report)
         _commit(names, results, output)

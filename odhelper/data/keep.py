@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odhelper import files
+from odhelper.data import split
 from odhelper.data.problems import problem
 from odhelper.errors import OdhelperError
 
-INDEX = "validate.sha256"
-HELD_OUT = ("validate", "test")  # the sides kept byte for byte
+HELD_OUT = (split.VALIDATE, split.TEST)  # the sides kept byte for byte
 
 
 def index_name(side: str) -> str:
@@ -48,9 +48,8 @@ class KeptValidation:
             raise OdhelperError(f"--keep-validate {folder}: must differ from the output folder")
         try:
             content = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-            index = (folder / INDEX).read_text(encoding="utf-8")
-            if "test" in content.get("splits", {}):
-                index += (folder / index_name("test")).read_text(encoding="utf-8")
+            index = "".join((folder / index_name(side)).read_text(encoding="utf-8")
+                            for side in HELD_OUT if side in content.get("splits", {}))
         except OSError as exc:
             raise OdhelperError(f"--keep-validate {folder}: not a dataset written by "
                                 f"`odhelper tfrecord` ({exc})") from None

@@ -38,10 +38,15 @@ def chief_task(name: str) -> bool:
         return True
     config = _tf_config()
     task = config.get("task", {})
-    if task.get("type") in (None, "chief"):
+    return _writes_the_run(task.get("type"), int(task.get("index", 0)),
+                           has_chief=bool(config.get("cluster", {}).get("chief")))
+
+
+def _writes_the_run(task_type: str | None, index: int, has_chief: bool) -> bool:
+    """The chief, or worker 0 of a cluster without one (no task: a single process)."""
+    if task_type in (None, "chief"):
         return True
-    has_chief = bool(config.get("cluster", {}).get("chief"))
-    return task.get("type") == "worker" and int(task.get("index", 0)) == 0 and not has_chief
+    return task_type == "worker" and index == 0 and not has_chief
 
 
 def split_cpu(replicas: int) -> None:
@@ -91,10 +96,10 @@ def is_chief(strategy) -> bool:
     of a cluster without a chief, is the one."""
     resolver = getattr(strategy, "cluster_resolver", None)
     task_type = getattr(resolver, "task_type", None)
-    if task_type in (None, "chief"):
+    if task_type in (None, "chief"):  # no cluster to ask
         return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return task_type == "worker" and resolver.task_id == 0 and not has_chief
+    return _writes_the_run(task_type, resolver.task_id,
+                           has_chief="chief" in resolver.cluster_spec().as_dict())
 
 
 def several_workers(strategy) -> bool:

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from odhelper import log
+from odhelper import log, signals
 from odhelper.engine.trainer import Hook
 from odhelper.errors import OdhelperError
 from odhelper.rundir import RunDir
@@ -75,19 +75,9 @@ def _interrupt(signum, frame) -> None:
 
 
 def die_with_parent(parent: int) -> bool:
-    """Ask Linux to SIGTERM this process when its parent dies (prctl PR_SET_PDEATHSIG);
-    False where that is not available (the polling of the parent remains)."""
-    import ctypes
-    import ctypes.util
-
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        set_death_signal = 1  # PR_SET_PDEATHSIG
-        if libc.prctl(set_death_signal, int(signal.SIGTERM), 0, 0, 0) != 0:
-            return False
-    except (OSError, AttributeError):
+    """SIGTERM this process when its parent dies; False where Linux cannot arrange it
+    (the polling of the parent remains)."""
+    if not signals.set_parent_death_signal(signal.SIGTERM):
         return False
     if os.getppid() != parent:  # the parent died before the request took effect
         os.kill(os.getpid(), signal.SIGTERM)

@@ -231,6 +231,15 @@ class OperatingPoint:
     met: bool = True  # False: the target is out of reach, max F1 is used
 
 
+def choice_rule(target_precision: float | None, target_recall: float | None) -> str:
+    """How operating points are chosen, in words (thresholds.json, the log)."""
+    if target_precision is not None:
+        return f"precision >= {target_precision:g}"
+    if target_recall is not None:
+        return f"recall >= {target_recall:g}"
+    return "max F1"
+
+
 def operating_point(curve: Curve, target_precision: float | None = None,
                     target_recall: float | None = None,
                     default: float = 0.5) -> OperatingPoint:
@@ -241,13 +250,11 @@ def operating_point(curve: Curve, target_precision: float | None = None,
         return OperatingPoint(curve.name, default, float("nan"), float("nan"),
                               float("nan"), "no detections", False)
     precision, recall, f1 = curve.precision, curve.recall, curve.f1
-    pick, rule, met = None, "max F1", True
+    pick, rule, met = None, choice_rule(target_precision, target_recall), True
     if target_precision is not None:
-        rule = f"precision >= {target_precision:g}"
         reach = np.flatnonzero(precision >= target_precision)
         pick = int(reach[-1]) if len(reach) else None
     elif target_recall is not None:
-        rule = f"recall >= {target_recall:g}"
         reach = np.flatnonzero(recall >= target_recall)
         pick = int(reach[0]) if len(reach) else None
     if pick is None:

@@ -2,36 +2,13 @@
 `odhelper evaluate` wrote into RUN/eval/ (and RUN/eval/test/)."""
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import json
-from pathlib import Path
 
 from odhelper.metrics import tables
+from odhelper.report import markup
 from odhelper.rundir import EvalDir, RunDir
-
-
-def _rows(path: Path) -> list[list[str]]:
-    with open(path, newline="", encoding="utf-8") as stream:
-        return list(csv.reader(stream))
-
-
-def _table(path: Path) -> str:
-    rows = _rows(path)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                   for row in rows[1:])
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _picture(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _note(text: str) -> str:
-    return f'<p class="note">{html.escape(text)}</p>'
 
 
 def _threshold(place: EvalDir) -> str:
@@ -47,36 +24,36 @@ MISSING = "no error analysis yet: run `odhelper evaluate --run-dir RUN`."
 def confusion_section(run_dir: RunDir) -> str:
     place = run_dir.evaluation()
     if not place.confusion_csv.is_file():
-        return _note(MISSING)
+        return markup.note(MISSING)
     return (f"<p>Score >= {_threshold(place)}, IoU >= 0.5 (the per-class table's matching). "
             "Rows: true class; columns: predicted class. The background row holds "
             "detections on nothing (poor localisation, duplicates, background), the "
             "background column missed objects.</p>"
-            + (_picture(place.confusion_png, "confusion matrix")
+            + (markup.png_file(place.confusion_png, "confusion matrix")
                if place.confusion_png.is_file() else "")
-            + _table(place.confusion_csv)
-            + ("<h3>True and false positives, misses</h3>" + _table(place.errors_csv)
+            + markup.csv_table(place.confusion_csv)
+            + ("<h3>True and false positives, misses</h3>" + markup.csv_table(place.errors_csv)
                if place.errors_csv.is_file() else ""))
 
 
 def operating_section(run_dir: RunDir) -> str:
     place = run_dir.evaluation()
     if not place.operating_csv.is_file():
-        return _note(MISSING)
+        return markup.note(MISSING)
     shipped = (f"<p>Shipped with the model in {html.escape(str(run_dir.thresholds))}; "
                "`odhelper predict` applies them unless --threshold is given.</p>"
                if run_dir.thresholds.is_file() else "")
-    pictures = "".join(_picture(path, alt) for path, alt in (
+    pictures = "".join(markup.png_file(path, alt) for path, alt in (
         (place.curves_png, "precision, recall and F1 against the score threshold"),
         (place.pr_png, "precision-recall curves")) if path.is_file())
-    return shipped + _table(place.operating_csv) + pictures
+    return shipped + markup.csv_table(place.operating_csv) + pictures
 
 
 def gallery_section(run_dir: RunDir) -> str:
     place = run_dir.evaluation()
     found = sorted(place.galleries.glob("*.png")) if place.galleries.is_dir() else []
     if not found:
-        return _note("no galleries: nothing was wrong, or evaluate ran with --gallery 0.")
+        return markup.note("no galleries: nothing was wrong, or evaluate ran with --gallery 0.")
     parts = []
     titles = {"false_positives": "worst false positives", "misses": "largest misses"}
     for path in found:
@@ -86,7 +63,7 @@ def gallery_section(run_dir: RunDir) -> str:
         name, title = path.stem[:-len(kind) - 1], titles[kind]
         counts = _gallery_counts(place, name)
         parts.append(f"<h3>{html.escape(name)}: {title}</h3><p>{html.escape(counts)}</p>"
-                     + _picture(path, path.stem))
+                     + markup.png_file(path, path.stem))
     return ("<p>Gold: the box in question; white: ground truth; colour: detections "
             "with scores.</p>" + "".join(parts))
 
@@ -107,7 +84,7 @@ def test_split_section(run_dir: RunDir) -> str:
     place = run_dir.evaluation("test")
     table = place.root / tables.CLASS_CSV
     if not table.is_file():
-        return _note("no test split scored (make one with `odhelper tfrecord -sr 8,1,1`; "
+        return markup.note("no test split scored (make one with `odhelper tfrecord -sr 8,1,1`; "
                      "`odhelper evaluate --split test`).")
     try:
         recorded = json.loads(place.metrics.read_text(encoding="utf-8"))
@@ -115,8 +92,8 @@ def test_split_section(run_dir: RunDir) -> str:
         recorded = {}
     return (f"<p><b>TEST split</b>: {recorded.get('pictures', '?')} pictures never used for "
             f"training, checkpoint choice or thresholds; checkpoint step "
-            f"{recorded.get('step', '?')}.</p>" + _table(table)
-            + ("<h3>Confusion matrix (test)</h3>" + _table(place.confusion_csv)
+            f"{recorded.get('step', '?')}.</p>" + markup.csv_table(table)
+            + ("<h3>Confusion matrix (test)</h3>" + markup.csv_table(place.confusion_csv)
                if place.confusion_csv.is_file() else ""))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from odhelper import files
 from odhelper.constants import COCO_AP50, COCO_AR100, COCO_MAP, PASCAL_MAP50
 from odhelper.metrics import tables
-from odhelper.report import plots, sources
+from odhelper.report import markup, plots, sources
 from odhelper.report.error_sections import SECTIONS as ERROR_SECTIONS
 from odhelper.rundir import RunDir
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -25,24 +25,9 @@ text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:
 img{max-width:100%}.kpi{display:inline-block;margin-right:2em}.kpi b{font-size:1.4em}"""
 
 
-def _img(data: str, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _note(text: str) -> str:
-    return f'<p class="note">{html.escape(text)}</p>'
-
-
-def _table(headers, rows) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                   for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def dataset_section(dataset: dict | None) -> str:
     if not dataset or not dataset.get("classes"):
-        return _note("dataset.json of the run's dataset not found (run.yaml `dataset`).")
+        return markup.note("dataset.json of the run's dataset not found (run.yaml `dataset`).")
     classes = dataset["classes"]
     names = [c["name"] for c in classes]
     splits = dataset.get("splits", {})
@@ -55,25 +40,25 @@ def dataset_section(dataset: dict | None) -> str:
             for i, n in enumerate(names)]
     return (f"<p>{html.escape(summary)}; {len(dataset.get('problems', []))} problems noted "
             "by tfrecord.</p>"
-            + _img(plots.grouped_bars(names, {f"{s} boxes": v for s, v in boxes.items()},
+            + markup.img(plots.grouped_bars(names, {f"{s} boxes": v for s, v in boxes.items()},
                                       "Boxes per class and split", "boxes"), "class distribution")
-            + _table(["class"] + [f"{side} {what}" for side in sides
+            + markup.table(["class"] + [f"{side} {what}" for side in sides
                                   for what in ("pictures", "boxes")], rows))
 
 
 def curves_section(series, title: str, ylabel: str, missing: str, log_scale=False) -> str:
     if not series:
-        return _note(missing)
+        return markup.note(missing)
     last = ", ".join(f"{tag} {points[-1][1]:.4g} at step {points[-1][0]}"
                      for tag, points in sorted(series.items()))
-    return _img(plots.curves(series, title, ylabel, log_scale), title) + \
+    return markup.img(plots.curves(series, title, ylabel, log_scale), title) + \
         f"<p>Last: {html.escape(last)}</p>"
 
 
 def class_ap_section(rows: list[dict[str, str]]) -> str:
     per_class = [r for r in rows if r["class"] != "all"]
     if not per_class:
-        return _note("no per-class results (odhelper evaluate writes eval/per_class.csv).")
+        return markup.note("no per-class results (odhelper evaluate writes eval/per_class.csv).")
 
     def number(text: str) -> float:
         return float(text) if text not in ("", "-") else float("nan")
@@ -81,25 +66,25 @@ def class_ap_section(rows: list[dict[str, str]]) -> str:
     groups = {"AP@0.5 (VOC)": [number(r["AP@0.5 (VOC)"]) for r in per_class],
               "COCO AP@[.5:.95]": [number(r["COCO AP@[.5:.95]"]) for r in per_class]}
     caption = "; ".join(f"{n}: AP@0.5 {r['AP@0.5 (VOC)']}" for n, r in zip(names, per_class))
-    return _img(plots.grouped_bars(names, groups, "Average precision per class", "AP",
+    return markup.img(plots.grouped_bars(names, groups, "Average precision per class", "AP",
                                    (0, 1.05)), "per-class AP") + \
         f"<p>{html.escape(caption)}</p>"
 
 
 def timings_section(records: list[dict[str, Any]]) -> str:
     if not records:
-        return _note("no timings.jsonl in the run directory.")
+        return markup.note("no timings.jsonl in the run directory.")
     rows = [[r.get("stage", "?"), r.get("status", "?"), f"{float(r.get('seconds', 0)):.1f}",
              r.get("start", ""), r.get("step", "")] for r in records]
     labels = [f"{r[0]} #{i + 1}" for i, r in enumerate(rows)]
-    return (_img(plots.horizontal_bars(labels, [float(r[2]) for r in rows],
+    return (markup.img(plots.horizontal_bars(labels, [float(r[2]) for r in rows],
                                        "Time per stage", "seconds"), "stage timings")
-            + _table(["stage", "status", "seconds", "start", "step"], rows))
+            + markup.table(["stage", "status", "seconds", "start", "step"], rows))
 
 
 def headline(metrics: dict | None) -> str:
     if not metrics:
-        return _note("not evaluated yet: run `odhelper evaluate --run-dir RUN`.")
+        return markup.note("not evaluated yet: run `odhelper evaluate --run-dir RUN`.")
     values = metrics.get("metrics", {})
     shown = [("mAP@0.5 (VOC)", PASCAL_MAP50), ("COCO mAP", COCO_MAP),
              ("COCO AP50", COCO_AP50), ("AR@100", COCO_AR100)]
@@ -112,13 +97,11 @@ def headline(metrics: dict | None) -> str:
 def augmentation_section(run_dir: RunDir, samples: int) -> str:
     """The effective augmentation options and what the model sees (written once, to
     RUN/augment_preview.png)."""
-    import base64
-
     from odhelper import log
     from odhelper.pipeline import augment, config
 
     if not run_dir.pipeline_config.is_file():
-        return _note("no pipeline.config in the run directory.")
+        return markup.note("no pipeline.config in the run directory.")
     configs = config.load(run_dir.pipeline_config)
     steps = augment.describe(configs["train_config"])
     listing = (f"<p>{len(steps)} augmentation option(s) in the filled config:</p><pre>"
@@ -130,9 +113,9 @@ def augmentation_section(run_dir: RunDir, samples: int) -> str:
     except Exception as exc:  # noqa: BLE001 - the report still shows the rest
         log.warning("Report: no augmentation preview (%s: %s)", type(exc).__name__, exc)
     if not run_dir.augment_preview.is_file():
-        return listing + _note("no preview (odhelper augment-preview --run-dir RUN makes one).")
-    data = base64.b64encode(run_dir.augment_preview.read_bytes()).decode("ascii")
-    return listing + _img(data, "training samples after augmentation") + (
+        return listing + markup.note("no preview (odhelper augment-preview --run-dir RUN makes one).")
+    return listing + markup.png_file(run_dir.augment_preview,
+                                     "training samples after augmentation") + (
         "<p>Training samples as the OD API's input pipeline makes them (augmented, "
         "resized, before the model's pixel normalisation), with their boxes.</p>")
 
@@ -165,23 +148,23 @@ def build_report(run_dir: RunDir, output: Path | None = None, samples: int = 8) 
             "Evaluation mAP", "mAP", "no evaluation metrics over steps yet.")),
         ("class-ap", "Average precision per class", class_ap_section(class_rows)),
         ("samples", "Sample detections on validation pictures",
-         _img(grid[0], "sample detections") + f"<p>{grid[1]} pictures; white: ground truth, "
+         markup.img(grid[0], "sample detections") + f"<p>{grid[1]} pictures; white: ground truth, "
          "colour: detections with scores.</p>" if grid else
-         _note("no exported model or no evaluation records to draw from.")),
+         markup.note("no exported model or no evaluation records to draw from.")),
         ("augmentation", "Augmentation: what the model sees",
          augmentation_section(run_dir, samples)),
         ("class-table", "Per-class table",
-         _table(tables.CLASS_HEADERS, [list(r.values()) for r in class_rows])
-         if class_rows else _note("no eval/per_class.csv yet.")),
+         markup.table(tables.CLASS_HEADERS, [list(r.values()) for r in class_rows])
+         if class_rows else markup.note("no eval/per_class.csv yet.")),
         ("per-image", "Per-picture check (T right class, F wrong class, N nothing)",
-         _table(tables.LETTER_HEADERS, [list(r.values()) for r in
+         markup.table(tables.LETTER_HEADERS, [list(r.values()) for r in
                                         tables.read_class_csv(letters)])
-         if letters.is_file() else _note("run evaluate with --per-image-table N.")),
+         if letters.is_file() else markup.note("run evaluate with --per-image-table N.")),
         *((key, title, build(run_dir)) for key, title, build in ERROR_SECTIONS),
         ("timings", "Stage timings", timings_section(records)),
         ("options", "Run options (run.yaml)",
          f"<pre>{html.escape(json.dumps(options, indent=2, default=str))}</pre>"
-         if options else _note("no run.yaml in the run directory.")),
+         if options else markup.note("no run.yaml in the run directory.")),
     ]
     body = "".join(f'<section id="{key}"><h2>{title}</h2>{content}</section>'
                    for key, title, content in sections)

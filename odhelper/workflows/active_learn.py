@@ -9,6 +9,7 @@ copied from dataset-0), review/<class>/ (--review candidates), train/ (the run).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -70,8 +71,8 @@ def _train(options: ActiveOptions, round_number: int) -> dict[str, float]:
                                           else options.steps_per_round),
         batch_size=options.batch_size,
         checkpoint=options.checkpoint, from_scratch=options.from_scratch,
-        set=options.set, seed=options.seed, report=False, augment=options.augment,
-        hflip=options.hflip, vflip=options.vflip, rotate90=options.rotate90))
+        set=options.set, seed=options.seed, report=False,
+        **dataclasses.asdict(options.augmentation)))
     return result.last_metrics
 
 

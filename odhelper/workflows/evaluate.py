@@ -101,8 +101,10 @@ def evaluate(options: EvaluateOptions) -> Evaluation:
     error_analysis(evaluation, options, results, categories, records, place)
     if options.split == "validate":
         evaluation.thresholds_file = error_tables.write_thresholds(
-            error_tables.thresholds_record(evaluation.points, _metric(options), options.split,
-                                           records, checkpoint, evaluation.step),
+            error_tables.thresholds_record(
+                evaluation.points, errors.choice_rule(options.target_precision,
+                                                      options.target_recall),
+                options.split, records, checkpoint, evaluation.step),
             run_dir.thresholds)
         evaluation.outputs.append(run_dir.thresholds)
     return evaluation
@@ -133,16 +135,8 @@ def error_analysis(evaluation: Evaluation, options: EvaluateOptions, results, ca
     for point in points:
         if not point.met:
             log.warning("%s: %s not reached; threshold %.3f kept", point.name,
-                        _metric(options), point.threshold)
-
-
-def _metric(options: EvaluateOptions) -> str:
-    """How the operating points were chosen, as thresholds.json names it."""
-    if options.target_precision is not None:
-        return f"precision >= {options.target_precision:g}"
-    if options.target_recall is not None:
-        return f"recall >= {options.target_recall:g}"
-    return "max F1"
+                        errors.choice_rule(options.target_precision, options.target_recall),
+                        point.threshold)
 
 
 def has_split(run_dir: RunDir, split: str) -> bool:

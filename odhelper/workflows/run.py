@@ -177,7 +177,6 @@ def run(options: RunOptions) -> RunResult:
     chief = chief_task(options.strategy)  # another worker writes nothing into RUN
     if not chief:
         return _run(options, run_dir, chief)
-    run_dir.root.mkdir(parents=True, exist_ok=True)
     with run_dir.locked("run"), log.to_dir(run_dir.root):
         return _run(options, run_dir, chief)
 
