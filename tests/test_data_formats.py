@@ -176,3 +176,28 @@ def test_balance_repeats_training_pictures_only(tmp_path):
         plain["splits"]["validate"]["images"]
     again = balance.plan([], "sqrt", 0.0, 1)
     assert again.copies == [] and again.rows == []
+
+
+def test_balance_copies_report_each_problem_once(tmp_path):
+    """A repeated picture's problems (here a wrong <size>) are reported once, not per copy."""
+    folder = make_pictures(tmp_path / "voc", count=24)
+    for xml in sorted(folder.glob("*.xml"))[1:16:2]:  # most blue pictures become red
+        xml.write_text(xml.read_text().replace("<name>blue</name>", "<name>red</name>"))
+    for xml in folder.glob("*.xml"):
+        xml.write_text(xml.read_text().replace("<width>64</width>", "<width>65</width>"))
+    plain = build_dataset(options(folder, tmp_path / "plain", workers=1))
+    balanced = build_dataset(options(folder, tmp_path / "balanced", workers=1, balance="repeat"))
+    assert balanced["splits"]["train"]["records"] > plain["splits"]["train"]["images"]
+    assert plain["problem_counts"]["size_mismatch"] == 24
+    assert balanced["problem_counts"]["size_mismatch"] == 24
+
+
+def test_coco_pictures_found_in_the_images_folder(tmp_path):
+    """COCO JSON beside a separate picture folder given with --images."""
+    voc_folder = _voc_set(tmp_path)
+    coco = _as_coco(voc_folder, tmp_path / "coco")
+    pictures = tmp_path / "train2017"
+    (coco / "images").rename(pictures)
+    content = build_dataset(options(coco / "annotations" / "instances.json", tmp_path / "out",
+                                    workers=1, images=pictures))
+    assert sum(s["images"] for s in content["splits"].values()) == 14

@@ -76,9 +76,17 @@ def expand(train_items: list, balance: Balance, seed: int) -> list:
     works on each on its own), shuffled with the seed so copies spread over shards."""
     expanded = list(train_items)
     for item, n in zip(train_items, balance.copies):
-        expanded += [copy.copy(item) for _ in range(n - 1)]
+        expanded += [_copy(item) for _ in range(n - 1)]
     random.Random(f"{seed}:balance").shuffle(expanded)
     return expanded
+
+
+def _copy(item):
+    """A copy for pass 2 with a problem list of its own (pass 2 appends to it; the
+    original's problems are reported once)."""
+    clone = copy.copy(item)
+    clone.problems = []
+    return clone
 
 
 def log_table(balance: Balance) -> None:

@@ -39,8 +39,8 @@ def _box(entry: dict, names: dict, where: str):
     return Box(name, x, y, x + w, y + h, difficult=bool(entry.get("iscrowd"))), None
 
 
-def read(found: discover.FileIndex) -> list[worker.Item]:
-    finder = discover.ImageFinder(found, None)
+def read(found: discover.FileIndex, images_dir: Path | None) -> list[worker.Item]:
+    finder = discover.ImageFinder(found, images_dir)
     items = []
     for json_path in found.xml_files:
         content = _load(json_path)

@@ -39,6 +39,7 @@ class FileIndex:
     dirs: dict[str, dict[str, str]] = field(default_factory=dict)
     xml_files: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # XML and images: the fingerprinted files
+    kind: str = "voc"  # the annotation format found (data/formats.py)
 
 
 def _walk(root: Path, index: FileIndex, collect_xml: bool) -> None:

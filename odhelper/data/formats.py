@@ -82,18 +82,19 @@ def index(options: TfrecordOptions) -> discover.FileIndex:
         found.xml_files += [str(path.resolve() / n) for n in YOLO_CLASS_FILES
                             if (path / n).is_file()]
     found.files = sorted(set(found.files) | set(found.xml_files))  # fingerprinted
+    found.kind = kind
     return found
 
 
 def first_pass(options: TfrecordOptions, found: discover.FileIndex,
                context: worker.Context) -> list[worker.Item]:
     """One item per annotation (per picture for COCO and YOLO)."""
-    kind = detect(options)
+    kind = found.kind
     if kind == "voc":
         return pools.first_pass(found, context, options)
     worker.install(context)  # these readers run here and finish each item as pass 1 does
     if kind == "coco":
         from odhelper.data import coco
-        return coco.read(found)
+        return coco.read(found, options.images)
     from odhelper.data import yolo
     return yolo.read(options.input.resolve(), found)
