@@ -114,6 +114,20 @@ def write_json(target: str | os.PathLike, data: Any) -> None:
     write_text(target, json_text(data) + "\n")
 
 
+def replace(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Move `source` (a file or a folder) onto `target`, replacing what is there; a
+    folder is swapped in whole (the old one removed after)."""
+    source, target = Path(source), Path(target)
+    if target.is_dir() and not target.is_symlink():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+        os.replace(source, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(source, target)
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp directory beside `target`; swap it in on success."""
@@ -123,13 +137,6 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     os.chmod(tmp, DIR_MODE)
     try:
         yield tmp
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -132,11 +132,13 @@ def record(entry: dict[str, Any]) -> None:
 
 
 class Stage:
-    """Mutable handle of a running stage: add fields for the success line/JSON."""
+    """Mutable handle of a running stage: `extra` fields go on the success line and
+    into the JSON record, `recorded` ones into the JSON record only."""
 
     def __init__(self, name: str, what: str, fields: dict[str, Any]):
         self.name, self.what, self.fields = name, what, dict(fields)
         self.extra: dict[str, Any] = {}
+        self.recorded: dict[str, Any] = {}
         self.started = time.time()
 
 
@@ -168,7 +170,7 @@ def stage(name: str, what: str | None = None, **fields: Any) -> Iterator[Stage]:
             "stage": name, "status": status, "reason": reason,
             "start": dt.datetime.fromtimestamp(handle.started).isoformat(timespec="milliseconds"),
             "end": dt.datetime.now().isoformat(timespec="milliseconds"),
-            "seconds": round(seconds, 3), **handle.fields, **handle.extra,
+            "seconds": round(seconds, 3), **handle.fields, **handle.extra, **handle.recorded,
         })
 
 
@@ -206,6 +208,11 @@ def progress(iterable: Iterable | None = None, **kwargs: Any):
     kwargs.setdefault("disable", None)
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, **kwargs)
+
+
+def skip_frames_of(path: str, function: str) -> None:
+    """Lines logged through `function` of module `path` name its caller's file:line."""
+    absl_logging.ABSLLogger.register_frame_to_skip(path, function)
 
 
 # Report the caller's file:line, not this module's, for lines written here.

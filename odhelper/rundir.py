@@ -1,15 +1,20 @@
 """The run directory: the contract between every stage of `odhelper run`.
 
     RUN/
-      pipeline.config      the filled config the run trains with
+      pipeline.config      the filled config the run trains with (a resume keeps it)
       label_map.pbtxt      copy of the dataset's label map
       run.yaml             the options the run was started with
+      trained_on.json      the dataset's identity (label map, held-out pictures)
       checkpoints/         ckpt-N of training (tf.train.CheckpointManager)
       best/                the best checkpoint so far, best.json says why
-      train/  eval/        TensorBoard events; eval/ also holds the tables
-      export/              saved_model/, checkpoint/, pipeline.config, label map,
-                           model[_fp16|_int8].tflite + tflite.json, model.onnx,
-                           artifacts.md + .csv (every artifact evaluated)
+      train/               TensorBoard events of training
+      eval/                TensorBoard events of evaluation, history.jsonl (every
+                           evaluation), detections/ (per-picture results of the best
+                           and last evaluations), the tables of `odhelper evaluate`
+      export/              export.json (which checkpoint, signature, artifacts),
+                           saved_model/, checkpoint/, pipeline.config, label map,
+                           thresholds.json, model[_fp16|_int8].tflite + tflite.json +
+                           tflite_graph/, model.onnx, artifacts.md + .csv
       report.html  odhelper.log  timings.jsonl  train_done.json
       .odhelper.lock       held while a command writes here (odhelper/lock.py)
 
@@ -20,12 +25,15 @@ the demo's folder live here too (`ActiveDir`, `DemoDir`).
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import Any
 
+from odhelper import files, log
 from odhelper import lock as folder_lock
-from odhelper import log
+from odhelper.datasetdir import DatasetIdentity
 from odhelper.errors import OdhelperError
 
 LABEL_MAP = "label_map.pbtxt"
@@ -40,12 +48,26 @@ CHECKPOINT_INDEX = "checkpoint"  # the file tf.train.CheckpointManager keeps per
 
 
 class _OneWriter:
-    """`with folder.locked("run"):` one writing process at a time (odhelper/lock.py)."""
+    """`with folder.opened("run", options):` the writer's context (odhelper/workspace.py):
+    lock, log, options YAML, top stage; `locked` only locks."""
 
     root: Path
+    options_file: Path
 
     def locked(self, command: str):
         return folder_lock.held(self.root, command)
+
+    def has_work(self) -> bool:
+        return False
+
+    def opened(self, command: str, options: Any = None, stage: tuple[str, str] | None = None,
+               options_file: Path | None = None, check=None, **fields: Any):
+        """Open the folder for writing (odhelper/workspace.py); its log is its own."""
+        from odhelper import workspace
+
+        return workspace.opened(self.root, command, options, options_file or self.options_file,
+                                stage=stage, check=check, has_work=self.has_work,
+                                stage_fields=fields, log_here=True)
 
 
 class RunDir(_OneWriter):
@@ -63,12 +85,14 @@ class RunDir(_OneWriter):
     pipeline_config = property(lambda self: self.root / PIPELINE_CONFIG)
     label_map = property(lambda self: self.root / LABEL_MAP)
     options_file = property(lambda self: self.root / "run.yaml")
+    identity_file = property(lambda self: self.root / "trained_on.json")
     checkpoints = property(lambda self: self.root / "checkpoints")
     best = property(lambda self: self.root / "best")
     best_record = property(lambda self: self.best / "best.json")
     train_events = property(lambda self: self.root / "train")
     eval_dir = property(lambda self: self.root / "eval")
     eval_metrics = property(lambda self: self.eval_dir / "metrics.json")
+    history = property(lambda self: EvalHistory(self.eval_dir / "history.jsonl"))
     evaluate_options = property(lambda self: self.eval_dir / "evaluate.yaml")
     stale_record = property(lambda self: self.eval_dir / "stale.json")  # patience count
     export = property(lambda self: self.root / "export")
@@ -84,6 +108,29 @@ class RunDir(_OneWriter):
     timings = property(lambda self: self.root / log.TIMINGS_FILE)
     default_dataset = property(lambda self: self.root / "dataset")
     augment_preview = property(lambda self: self.root / "augment_preview.png")
+
+    def has_work(self) -> bool:
+        """Whether training (or anything after it) ever started here: a run that fails
+        before that removes a folder it created."""
+        return any(p.exists() for p in (self.checkpoints, self.train_events, self.eval_dir,
+                                        self.export))
+
+    # -- what the run was trained on -------------------------------------------------
+    def trained_on(self) -> DatasetIdentity | None:
+        """The recorded identity of the run's dataset, None for a run that has none yet
+        (new, or made by an earlier version)."""
+        try:
+            data = json.loads(self.identity_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return DatasetIdentity.from_dict(data.get("dataset", {}))
+
+    def record_trained_on(self, identity: DatasetIdentity, folder: Path, model: str,
+                          adopted: bool = False) -> None:
+        files.write_json(self.identity_file, {
+            "dataset": identity.to_dict(), "folder": str(Path(folder).resolve()),
+            "model": model, "adopted": adopted,
+            "recorded": dt.datetime.now().isoformat(timespec="seconds")})
 
     def evaluation(self, split: str = "validate") -> "EvalDir":
         """Where `odhelper evaluate` writes: eval/ for the validation split, eval/test/
@@ -184,6 +231,14 @@ def checkpoint_prefix(path: str | Path) -> str | None:
     return _latest_in(Path(path))
 
 
+def checkpoint_identity(prefix: str | Path) -> str:
+    """What tells two checkpoints apart without TensorFlow: the SHA-256 of the
+    checkpoint's .index file (it holds every variable's checksum)."""
+    import hashlib
+
+    return hashlib.sha256(Path(f"{prefix}.index").read_bytes()).hexdigest()
+
+
 def find_saved_model(model: str | Path) -> Path:
     """A run dir, its export dir or a saved_model dir -> the saved_model dir."""
     model = Path(model)
@@ -210,6 +265,12 @@ class EvalDir:
     pr_png = property(lambda self: self.root / "pr_curves.png")
     operating_csv = property(lambda self: self.root / "operating_points.csv")
     galleries = property(lambda self: self.root / "galleries")
+    thresholds = property(lambda self: self.root / THRESHOLDS)  # this checkpoint's points
+    detections_dir = property(lambda self: self.root / "detections")
+
+    def detections(self, step: int) -> Path:
+        """Per-picture ground truth and detections of the evaluation at `step`."""
+        return self.detections_dir / f"step-{int(step)}.npz"
 
     def gallery(self, class_name: str, kind: str) -> Path:
         """galleries/<class>_<kind>.png, kind "false_positives" or "misses"."""
@@ -224,19 +285,94 @@ class ExportDir:
         self.root = Path(root)
 
     saved_model = property(lambda self: self.root / SAVED_MODEL)
+    checkpoint_dir = property(lambda self: self.root / "checkpoint")  # what was exported
     label_map = property(lambda self: self.root / LABEL_MAP)
     pipeline_config = property(lambda self: self.root / PIPELINE_CONFIG)
+    thresholds = property(lambda self: self.root / THRESHOLDS)
     tflite_fp16 = property(lambda self: self.tflite("fp16"))
     tflite_int8 = property(lambda self: self.tflite("int8"))
     tflite_info = property(lambda self: self.root / TFLITE_INFO)
-    tflite_graph = property(lambda self: self.root / "tflite_graph")  # temporary
+    tflite_graph = property(lambda self: self.root / "tflite_graph")  # kept: more kinds later
     onnx = property(lambda self: self.root / ONNX_MODEL)
+    record = property(lambda self: self.root / "export.json")  # checkpoint, signature, artifacts
     artifacts_table = property(lambda self: self.root / "artifacts.md")
     artifacts_csv = property(lambda self: self.root / "artifacts.csv")
 
     def tflite(self, kind: str = "fp32") -> Path:
         """model.tflite (fp32), model_fp16.tflite, model_int8.tflite."""
         return self.root / (TFLITE_MODEL if kind == "fp32" else f"model_{kind}.tflite")
+
+    def recorded(self) -> dict:
+        """export.json: the exported checkpoint (name, step, identity), the signature,
+        each artifact's source and check; {} when there is no complete export."""
+        try:
+            found = json.loads(self.record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def holds(self, checkpoint: str | Path) -> bool:
+        """Whether `checkpoint` is the one exported here (its identity is recorded, or
+        it is the export's own copy)."""
+        checkpoint = Path(checkpoint)
+        if checkpoint.parent.resolve() == self.checkpoint_dir.resolve():
+            return bool(self.recorded())
+        identity = self.recorded().get("identity")
+        return bool(identity) and Path(f"{checkpoint}.index").is_file() and \
+            checkpoint_identity(checkpoint) == identity
+
+    def source_checkpoint(self, run: "RunDir") -> str | None:
+        """The run's checkpoint this export was made from (best/ or checkpoints/), else
+        the export's own copy; None without an export."""
+        recorded = self.recorded()
+        if not recorded:
+            return None
+        for folder in (run.best, run.checkpoints):
+            candidate = folder / str(recorded.get("checkpoint"))
+            if Path(f"{candidate}.index").is_file() and \
+                    checkpoint_identity(candidate) == recorded.get("identity"):
+                return str(candidate)
+        return checkpoint_prefix(self.checkpoint_dir)
+
+
+class EvalHistory:
+    """RUN/eval/history.jsonl: one JSON line per evaluation of the run (step, time,
+    seconds, checkpoint, metrics), appended by whoever evaluates."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def append(self, step: int, metrics: dict[str, float], checkpoint: str | None = None,
+               seconds: float | None = None) -> dict:
+        entry = {"step": int(step), "time": dt.datetime.now().isoformat(timespec="milliseconds"),
+                 "seconds": None if seconds is None else round(seconds, 3),
+                 "checkpoint": Path(checkpoint).name if checkpoint else None,
+                 "metrics": {k: float(v) for k, v in metrics.items()}}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as stream:
+            stream.write(json.dumps(entry) + "\n")
+        return entry
+
+    def records(self) -> list[dict]:
+        found = []
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return []
+        for line in lines:
+            try:
+                found.append(json.loads(line))
+            except ValueError:  # a line cut by a killed process
+                continue
+        return found
+
+    def latest(self) -> dict | None:
+        records = self.records()
+        return records[-1] if records else None
+
+    def at(self, step: int) -> dict | None:
+        """The newest evaluation of `step`, if any."""
+        return next((r for r in reversed(self.records()) if r.get("step") == step), None)
 
 
 class ActiveDir(_OneWriter):
@@ -257,6 +393,9 @@ class ActiveDir(_OneWriter):
     review = property(lambda self: self.root / "review")
     training = property(lambda self: RunDir(self.root / "train"))
 
+    def has_work(self) -> bool:
+        return self.state_file.exists()
+
     def dataset(self, round_number: int) -> Path:
         return self.root / f"dataset-{round_number}"
 
@@ -276,3 +415,6 @@ class DemoDir(_OneWriter):
     dataset = property(lambda self: self.root / "dataset")
     run = property(lambda self: RunDir(self.root / "run"))
     predictions = property(lambda self: self.root / "predictions")
+
+    def has_work(self) -> bool:
+        return self.synthetic.exists()

@@ -18,8 +18,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "odhelper"
 # Lower number = lower layer; a module may import its own layer's or lower ones.
 LAYERS = {"commands": 6, "cli": 6, "workflows": 5, "engine": 4, "metrics": 4, "report": 4,
           "active": 4, "demo": 3, "data": 3, "pipeline": 3, "doctor": 3, "od": 2,
-          "options": 1, "rundir": 1, "lock": 0, "signals": 0, "log": 0, "files": 0,
-          "errors": 0, "constants": 0,
+          "options": 1, "rundir": 1, "datasetdir": 1, "workspace": 1, "lock": 0,
+          "signals": 0, "log": 0, "files": 0, "errors": 0, "constants": 0,
           "__init__": 0, "__main__": 6}
 
 
@@ -78,6 +78,24 @@ def test_no_run_layout_path_outside_the_run_directory_module():
             if joined or built:
                 found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert not found, found
+
+
+def test_only_the_dataset_owner_spells_dataset_json():
+    """Every reader asks odhelper/datasetdir.py for a dataset's summary."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "datasetdir.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                    "dataset.json" in node.value and not _in_docstring_or_message(node, path):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not found, found
+
+
+def _in_docstring_or_message(node, path: Path) -> bool:
+    """Prose that names the file (docstrings, messages, help) is not a path."""
+    return " " in node.value
 
 
 def _touch_checkpoint(folder: Path, number: int) -> str:

@@ -16,6 +16,7 @@ from data_support import all_records_readable, options, shared_dataset
 from odhelper.data import example, labelmap, recordio
 from odhelper.data.annotation import Box
 from odhelper.data.build import build_dataset, dataset_is_current
+from odhelper.datasetdir import DatasetDir
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +65,7 @@ def _big_input(tmp_path: Path, copies: int) -> Path:
     return root
 
 
-def test_sigkill_midway_leaves_only_readable_records(tmp_path):
+def test_sigkill_midway_leaves_the_previous_dataset_usable(tmp_path):
     source = _big_input(tmp_path, copies=8)
     output = tmp_path / "dataset"
     command = [sys.executable, "-m", "odhelper", "tfrecord", "-i", str(source), "-o",
@@ -80,7 +81,7 @@ def test_sigkill_midway_leaves_only_readable_records(tmp_path):
                                    stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 120
         while process.poll() is None and time.monotonic() < deadline:
-            if any(output.glob(f"{recordio.TEMP_PREFIX}*.tmp")):
+            if any(output.glob(f".staging-*/{recordio.TEMP_PREFIX}*.tmp")):
                 time.sleep(0.05)
                 break
             time.sleep(0.002)
@@ -91,11 +92,12 @@ def test_sigkill_midway_leaves_only_readable_records(tmp_path):
         if killed_while_writing:
             break
     assert killed_while_writing, "the conversion finished before it could be killed"
-    count = all_records_readable(output)  # raises on any truncated or corrupt record
-    assert count >= 1600 and not (output / "dataset.json").exists()
+    previous = DatasetDir(output).summary()  # the old dataset, whole and usable
+    assert len(previous.splits["train"].shards) == 6
+    assert all_records_readable(output) == 1600  # raises on a truncated or corrupt record
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert not list(output.glob(f"{recordio.TEMP_PREFIX}*"))
+    assert not list(output.glob(f"{recordio.TEMP_PREFIX}*")) and not list(output.glob(".st*"))
     assert sorted(p.name for p in output.glob("*.record")) == sorted(
         recordio.shard_names("train", 4) + recordio.shard_names("validate", 1))
     assert all_records_readable(output) == 1600

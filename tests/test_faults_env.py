@@ -28,9 +28,7 @@ def test_disk_full(pictures, tmp_path):
                                      "--workers", "2"))
         assert code == 1
         _one_line_error(text, str(output), "No space left on device")
-        assert not (output / "dataset.json").exists()
-        records_read_back(output)  # whatever has a final name is whole
-        assert not [p for p in output.iterdir() if p.name.endswith(".tmp")]
+        assert not output.exists()  # the folder it made is gone, nothing half-written left
         code, text = finish(odhelper("-v", "tfrecord", "-i", pictures, "-o", output,
                                      "--workers", "1"))
         assert code == 1 and "Traceback" in text  # -v shows where

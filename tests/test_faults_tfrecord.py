@@ -23,8 +23,9 @@ def pictures(tmp_path_factory):
     return make_pictures(tmp_path_factory.mktemp("faults") / "pictures", PICTURES, 160)
 
 
-def _start(pictures, output):
-    return odhelper("tfrecord", "-i", pictures, "-o", output, "--workers", "2", "--seed", "3")
+def _start(pictures, output, seed: int = 3):
+    return odhelper("tfrecord", "-i", pictures, "-o", output, "--workers", "2", "--seed",
+                    str(seed))
 
 
 def _wait_for_workers(process, count: int = 2, seconds: float = 30) -> set[int]:
@@ -61,9 +62,12 @@ def test_kill_9_at_random_moments_leaves_no_orphans_and_no_bad_record(pictures, 
 
 
 @pytest.mark.parametrize("how, code", [("Ctrl-C", 130), ("SIGTERM", 143)])
-def test_stopped_tfrecord_says_one_line_and_cleans_up(pictures, tmp_path, how, code):
+def test_stopped_tfrecord_says_one_line_and_keeps_the_previous_dataset(pictures, tmp_path,
+                                                                       how, code):
     output = tmp_path / "dataset"
-    process = _start(pictures, output)
+    assert finish(_start(pictures, output, seed=1))[0] == 0
+    previous = (output / "dataset.json").read_bytes()
+    process = _start(pictures, output)  # another seed: a new split replaces it
     family = _wait_for_workers(process)
     if how == "Ctrl-C":  # the terminal signals the whole foreground process group
         os.killpg(process.pid, signal.SIGINT)
@@ -73,10 +77,22 @@ def test_stopped_tfrecord_says_one_line_and_cleans_up(pictures, tmp_path, how, c
     assert returned == code, text
     assert "Traceback" not in text and f"stopped by {how}" in text, text
     assert not wait_gone(family)
-    assert _temp_files(output) == [] and not (output / "dataset.json").exists()
+    assert _temp_files(output) == [] and not list(output.glob(".staging-*"))
+    assert (output / "dataset.json").read_bytes() == previous  # still the usable dataset
+    assert records_read_back(output) == PICTURES
     status = [json.loads(line)["status"] for line in
               (output / "timings.jsonl").read_text().splitlines()]
-    assert status == ["interrupted"]
+    assert status == ["success", "interrupted"]
+
+
+def test_stopped_tfrecord_removes_the_folder_it_created(pictures, tmp_path):
+    output = tmp_path / "dataset"
+    process = _start(pictures, output)
+    _wait_for_workers(process)
+    stop(process, signal.SIGTERM)
+    returned, text = finish(process)
+    assert returned == 143 and "stopped by SIGTERM" in text, text
+    assert not output.exists()
 
 
 def test_leftovers_of_a_killed_run_are_removed(tmp_path):

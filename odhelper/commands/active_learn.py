@@ -12,12 +12,7 @@ def options_class():
 
 
 def run(options) -> int:
-    from odhelper.options.fields import save_yaml
-    from odhelper.rundir import ActiveDir
     from odhelper.workflows.active_learn import active_learn
 
-    folder = ActiveDir(options.run_dir)
-    with folder.locked("active-learn"):
-        save_yaml(options, folder.options_file)
-        active_learn(options)
+    active_learn(options)
     return 0

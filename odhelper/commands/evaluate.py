@@ -13,33 +13,23 @@ def options_class():
 
 def run(options) -> int:
     from odhelper import log
-    from odhelper.constants import HEADLINE_METRICS
     from odhelper.metrics import error_tables, tables
-    from odhelper.options.fields import save_yaml
-    from odhelper.rundir import RunDir
     from odhelper.workflows.evaluate import evaluate
 
-    run_dir = RunDir(options.run_dir).require()
-    with run_dir.locked("evaluate"), log.to_dir(run_dir.root):
-        with log.stage("Evaluation", "evaluation", checkpoint=options.checkpoint) as stage:
-            result = evaluate(options)
-            stage.extra.update(step=result.step, checkpoint=result.checkpoint)
-            stage.extra.update({k: round(result.metrics[k], 6) for k in HEADLINE_METRICS
-                                if k in result.metrics})
-        save_yaml(options, run_dir.evaluate_options)
-        label = "TEST split (scored apart; never used to choose)" if result.split == "test" \
-            else "validation split"
-        print(f"\nPer-class results of {result.checkpoint} (step {result.step}) on the "
-              f"{label}, score threshold {options.threshold}:")
-        print(tables.text(tables.CLASS_HEADERS, tables.class_cells(result.classes)))
-        if result.letters:
-            print("\nTop detection per picture at IoU >= 0.5 "
-                  "(T right class, F wrong class, N nothing above the threshold):")
-            print(tables.text(tables.LETTER_HEADERS, tables.letter_cells(result.letters)))
-        if result.analysis:
-            print("\n" + error_tables.console(result.analysis, result.points))
-        if result.thresholds_file:
-            log.info("Per-class thresholds (%s) written to %s", ", ".join(
-                f"{p.name} {p.threshold:.3f}" for p in result.points), result.thresholds_file)
-        log.info("Evaluation tables written: %s", ", ".join(str(p) for p in result.outputs))
+    result = evaluate(options)
+    label = "TEST split (scored apart; never used to choose)" if result.split == "test" \
+        else "validation split"
+    print(f"\nPer-class results of {result.checkpoint} (step {result.step}) on the "
+          f"{label}, score threshold {options.threshold}:")
+    print(tables.text(tables.CLASS_HEADERS, tables.class_cells(result.classes)))
+    if result.letters:
+        print("\nTop detection per picture at IoU >= 0.5 "
+              "(T right class, F wrong class, N nothing above the threshold):")
+        print(tables.text(tables.LETTER_HEADERS, tables.letter_cells(result.letters)))
+    if result.analysis:
+        print("\n" + error_tables.console(result.analysis, result.points))
+    if result.thresholds_file:
+        log.info("Per-class thresholds (%s) written to %s", ", ".join(
+            f"{p.name} {p.threshold:.3f}" for p in result.points), result.thresholds_file)
+    log.info("Evaluation tables written: %s", ", ".join(str(p) for p in result.outputs))
     return 0

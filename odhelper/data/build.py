@@ -3,10 +3,10 @@
     build_dataset(TfrecordOptions) -> dict      (the dataset.json content)
     dataset_is_current(TfrecordOptions) -> bool (fingerprint matches, shards present)
 
-Outputs appear in an order that keeps the folder consistent if the process is
-killed: the old dataset.json is removed first, shards are written to temp files
-and renamed when all are complete, dataset.json comes last. Each image is read
-once, by the shard writer (see worker.py for the two passes).
+The new dataset is written into a staging folder and swapped in as a whole when it
+is complete (odhelper/datasetdir.py): a killed conversion leaves the previous
+dataset as it was. Each image is read once, by the shard writer (see worker.py for
+the two passes).
 """
 from __future__ import annotations
 
@@ -19,18 +19,19 @@ import random
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
-from odhelper import __version__, files, lock, log
+from odhelper import __version__, files, log
 from odhelper.data import (background, balance, claims, csvout, discover, formats, keep,
                            labelmap, pools, recordio, split, summary, worker)
 from odhelper.options.data import TfrecordOptions
 from odhelper.data.problems import Report, problem
+from odhelper.datasetdir import DatasetDir, DatasetSummary
 from odhelper.errors import OdhelperError, UsageError
 from odhelper.rundir import LABEL_MAP
 
 FORMAT_VERSION = 1
 SHARD_BYTES = 100 * 1024 * 1024  # a split of S bytes: floor(S / this) shards, 100-200 MB each
-DATASET_JSON = "dataset.json"
 
 
 def fingerprint(options: TfrecordOptions, index: discover.FileIndex) -> str:
@@ -46,19 +47,12 @@ def fingerprint(options: TfrecordOptions, index: discover.FileIndex) -> str:
 
 def dataset_is_current(options: TfrecordOptions) -> bool:
     """True when the dataset folder was built from these inputs with these options."""
-    path = options.output / DATASET_JSON
     try:
-        recorded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    try:
+        recorded = DatasetDir(options.output).summary()
         index = formats.index(options)
-    except OdhelperError:  # input gone or changed kind: rebuild (and report it there)
+    except OdhelperError:  # no usable dataset, input gone or changed kind: rebuild
         return False
-    if recorded.get("fingerprint") != fingerprint(options, index):
-        return False
-    shards = [name for part in recorded.get("splits", {}).values() for name in part["shards"]]
-    return all((options.output / name).is_file() for name in shards)
+    return recorded.fingerprint == fingerprint(options, index)
 
 
 def _select(items: list[worker.Item], report: Report):
@@ -181,14 +175,10 @@ def _written(results: list[tuple], sides, report: Report) -> dict[str, list[work
     return parts
 
 
-def _commit(names: dict[str, list[str]], results: list[tuple], output: Path) -> None:
-    """All shards complete: swap them in, remove shards of an earlier build."""
+def _commit(results: list[tuple]) -> None:
+    """All shards complete: give them their names (in the staging folder)."""
     for _, _, result in results:
         recordio.commit(Path(result["temp"]), Path(result["target"]))
-    keep = {name for side_names in names.values() for name in side_names}
-    for stale in output.glob("*.record"):
-        if stale.name not in keep and stale.name.startswith(("train-", "validate-", "test-")):
-            stale.unlink()
 
 
 def _label_ids(options: TfrecordOptions, items) -> dict[str, int]:
@@ -197,29 +187,33 @@ def _label_ids(options: TfrecordOptions, items) -> dict[str, int]:
     return labelmap.generate(b.name for item in items for b in item.boxes)
 
 
-def _copy_label_map(options: TfrecordOptions, source: Path) -> str | None:
+def _label_map_copy_target(options: TfrecordOptions) -> str | None:
+    """label_maps/<name>.pbtxt of the odhelper checkout, when a copy is wanted."""
     root = labelmap.project_root()
     wanted = options.copy_label_map if options.copy_label_map is not None else root is not None
-    if not wanted:
+    if not wanted or root is None:
         return None
-    if root is None:
+    return str(root / "label_maps" / f"{options.dataset_name}.pbtxt")
+
+
+def _copy_label_map(options: TfrecordOptions, source: Path) -> str | None:
+    if options.copy_label_map and labelmap.project_root() is None:
         log.warning("--copy-label-map: not inside an odhelper checkout; copy skipped")
+    target = _label_map_copy_target(options)
+    if target is None:
         return None
-    target = root / "label_maps" / f"{options.dataset_name}.pbtxt"
     files.remove_leftovers(target)
     with files.atomic_path(target) as temp:
         shutil.copyfile(source, temp)
     return str(target)
 
 
-def _small_outputs(options: TfrecordOptions, label_ids, parts, output: Path) -> str | None:
-    """label_map.pbtxt (and its copy), train.csv, validate.csv, validate.sha256; the
-    copy's path."""
+def _small_outputs(label_ids, parts, output: Path) -> None:
+    """label_map.pbtxt, train.csv, validate.csv, validate.sha256 (into `output`)."""
     labelmap.write(label_ids, output / LABEL_MAP)
     for side, side_items in parts.items():
         csvout.write(csvout.rows(side_items), output / f"{side}.csv")
     keep.write_index(parts, output)
-    return _copy_label_map(options, output / LABEL_MAP)
 
 
 def _context(options: TfrecordOptions, index, kept) -> worker.Context:
@@ -264,10 +258,9 @@ def _warn_empty_sides(parts: dict[str, list]) -> None:
 
 
 def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, parts,
-                 counts, report: Report, found: int):
-    """Write the shards (each image read once) and swap them in; (names, written items)."""
+                 counts, report: Report, found: int, output: Path):
+    """Write the shards (each image read once) into `output`; (names, written items)."""
     clock = time.perf_counter()
-    output = options.output
     # A pool forked now inherits the planned items: they need not be sent.
     context.items = [item for side_items in parts.values() for item in side_items]
     try:
@@ -276,7 +269,7 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
         parts = _written(results, parts, report)
         if not any(parts.values()):
             raise _nothing_usable(options, found, report)
-        _commit(names, results, output)
+        _commit(results)
     finally:
         recordio.clean_temp_files(output)
     log.info("Wrote %d shards, %d images, %.0f MB, in %.2f s", sum(counts.values()),
@@ -300,30 +293,49 @@ def _collector_paused():
             gc.enable()
 
 
-def build_dataset(options: TfrecordOptions) -> dict:
+def build_dataset(options: TfrecordOptions,
+                  accept: Callable[[DatasetSummary], None] | None = None) -> dict:
     """Convert the annotations; return (and write) the dataset.json content. One
-    writer at a time: another process converting into the same folder is refused."""
-    with lock.held(options.output, "tfrecord"), _collector_paused():
-        return _build_dataset(options)
-
-
-def _build_dataset(options: TfrecordOptions) -> dict:
+    writer at a time: another process converting into the same folder is refused.
+    `accept` sees the new dataset before it replaces the folder's one and may refuse
+    it (raise): the folder is then left as it was."""
     if not options.input.exists():
         raise OdhelperError(f"{options.input}: input not found")
     if options.images is not None and not options.images.is_dir():
         raise UsageError(f"{options.images}: --images folder not found")
+    folder = DatasetDir(options.output)
+    with folder.opened("tfrecord", options, ("TF Record Generator", "conversion"),
+                       input=options.input, output=options.output) as opened, \
+            _collector_paused():
+        content = _build_dataset(options, folder, accept)
+        for side, part in content["splits"].items():
+            opened.stage.extra[f"{side} images"] = part["images"]
+        opened.stage.extra["problems"] = len(content["problems"])
+    return content
+
+
+def _build_dataset(options: TfrecordOptions, folder: DatasetDir, accept) -> dict:
     output = options.output
-    output.mkdir(parents=True, exist_ok=True)
-    (output / DATASET_JSON).unlink(missing_ok=True)
-    recordio.clean_temp_files(output)  # a killed run's shards
-    files.remove_all_leftovers(output)  # and its label map, CSVs, dataset.json
+    recordio.clean_temp_files(output)  # shards of a killed run of an older version
+    files.remove_all_leftovers(output)
     kept = keep.KeptValidation.load(options.keep_validate, output) \
         if options.keep_validate else None
-    return _convert(options, formats.index(options), kept)
+    index = formats.index(options)
+    staging = folder.new_staging()
+    try:
+        content = _convert(options, index, kept, staging)
+        folder.commit(staging, accept)
+    except BaseException:
+        if not folder.journal.exists():  # else the next reader finishes the commit
+            folder.discard(staging)
+        raise
+    copied = _copy_label_map(options, folder.label_map)
+    if copied:
+        log.info("Label map copied to %s", copied)
+    return content
 
 
-def _convert(options: TfrecordOptions, index, kept) -> dict:
-    output = options.output
+def _convert(options: TfrecordOptions, index, kept, output: Path) -> dict:
     report = Report(strict=options.strict)
     context = _context(options, index, kept)
     items = formats.first_pass(options, index, context)
@@ -332,12 +344,13 @@ def _convert(options: TfrecordOptions, index, kept) -> dict:
         items += background.negative_items(options.negatives, context.hash_early)
     label_ids, parts, counts, plan = _plan(items, options, report, kept, found)
     planned = parts[split.TRAIN]  # with the --balance copies
-    shard_names, parts = _second_pass(context, options, label_ids, parts, counts, report, found)
+    shard_names, parts = _second_pass(context, options, label_ids, parts, counts, report, found,
+                                      output)
     _warn_empty_sides(parts)
     background.warn_share(parts[split.TRAIN])
     _report_twins(parts, report)
     summary.report_crowded(parts, report)
-    copied = _small_outputs(options, label_ids, parts, output)
+    _small_outputs(label_ids, parts, output)
     content = summary.dataset_record(options, label_ids, parts, shard_names, report,
                                      fingerprint(options, index), found)
     if kept is not None:
@@ -346,11 +359,11 @@ def _convert(options: TfrecordOptions, index, kept) -> dict:
         content["balance"] = plan.to_dict()
         usable = {item.image_path for item in parts[split.TRAIN]}
         content["splits"][split.TRAIN]["records"] = sum(i.image_path in usable for i in planned)
-    content["label_map_copy"] = copied
+    content["label_map_copy"] = _label_map_copy_target(options)
     content["odhelper_version"] = __version__
     if kept is not None:  # after our CSVs: its validate.csv replaces ours
         kept.copy_into(output)
-    files.write_json(output / DATASET_JSON, content)
+    DatasetDir(output).write_summary(content)
     report.log_summary()
     summary.log_table(content)
     return content

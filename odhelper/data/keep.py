@@ -10,21 +10,14 @@ build so that any dataset can be kept. A test split is kept the same way.
 """
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from odhelper import files
-from odhelper.data import split
 from odhelper.data.problems import problem
+from odhelper.datasetdir import HELD_OUT, DatasetDir
 from odhelper.errors import OdhelperError
-
-HELD_OUT = (split.VALIDATE, split.TEST)  # the sides kept byte for byte
-
-
-def index_name(side: str) -> str:
-    return f"{side}.sha256"
 
 
 def write_index(parts: dict[str, list], output: Path) -> None:
@@ -32,7 +25,8 @@ def write_index(parts: dict[str, list], output: Path) -> None:
     for side in HELD_OUT:
         if side in parts:
             lines = sorted(f"{item.sha256}  {item.image_name}" for item in parts[side])
-            files.write_text(output / index_name(side), "".join(line + "\n" for line in lines))
+            files.write_text(DatasetDir(output).index(side),
+                             "".join(line + "\n" for line in lines))
 
 
 @dataclass
@@ -46,18 +40,14 @@ class KeptValidation:
         folder = Path(folder)
         if folder.resolve() == Path(output).resolve():
             raise OdhelperError(f"--keep-validate {folder}: must differ from the output folder")
+        dataset = DatasetDir(folder)
         try:
-            content = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-            index = "".join((folder / index_name(side)).read_text(encoding="utf-8")
+            content = dataset.summary().raw
+            index = "".join(dataset.index(side).read_text(encoding="utf-8")
                             for side in HELD_OUT if side in content.get("splits", {}))
-        except OSError as exc:
-            raise OdhelperError(f"--keep-validate {folder}: not a dataset written by "
+        except (OSError, OdhelperError) as exc:
+            raise OdhelperError(f"--keep-validate {folder}: not a usable dataset written by "
                                 f"`odhelper tfrecord` ({exc})") from None
-        shards = content.get("splits", {}).get("validate", {}).get("shards") or []
-        missing = [s for s in shards if not (folder / s).is_file()]
-        if not shards or missing:
-            raise OdhelperError(f"--keep-validate {folder}: validate shards missing "
-                                f"({', '.join(missing) or 'none listed'})")
         hashes = {line.split()[0] for line in index.splitlines() if line.strip()}
         return cls(folder, content, hashes)
 
@@ -78,9 +68,10 @@ class KeptValidation:
 
     def copy_into(self, output: Path) -> None:
         """The validate (and test) shards, CSV and sha256 index, byte for byte."""
+        old = DatasetDir(self.folder)
         for side in self.sides:
             kept = self.content["splits"][side]
-            for name in kept["shards"] + [f"{side}.csv", index_name(side)]:
+            for name in kept["shards"] + [old.csv(side).name, old.index(side).name]:
                 if (self.folder / name).is_file():
                     with files.atomic_path(output / name) as temp:
                         shutil.copyfile(self.folder / name, temp)

@@ -30,22 +30,12 @@ def eval_record_files(configs, pattern: str | None) -> list[str]:
 def split_record_files(configs, split: str, pattern: str | None = None) -> list[str]:
     """The records of `split`: validate = the eval input (or --records); test = the
     test shards dataset.json lists beside the validation records."""
-    import json
-
-    from odhelper.data.build import DATASET_JSON
+    from odhelper.datasetdir import DatasetDir
 
     if pattern or split == "validate":
         return eval_record_files(configs, pattern)
-    dataset = Path(eval_record_files(configs, None)[0]).parent
-    try:
-        content = json.loads((dataset / DATASET_JSON).read_text(encoding="utf-8"))
-        shards = content["splits"][split]["shards"]
-    except (OSError, ValueError, KeyError, TypeError):
-        shards = []
-    if not shards:
-        raise OdhelperError(f"{dataset / DATASET_JSON}: no {split} split (make one with "
-                            "`odhelper tfrecord -sr 8,1,1`)")
-    return [str(dataset / shard) for shard in shards]
+    dataset = DatasetDir(Path(eval_record_files(configs, None)[0]).parent)
+    return [str(path) for path in dataset.summary(check_shards=False).shard_paths(split)]
 
 
 def restore_model(configs, checkpoint: str):

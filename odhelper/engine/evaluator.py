@@ -1,135 +1,157 @@
-"""Evaluate a detection model IN MEMORY on the eval records with the OD API's own
-evaluators (COCO + Pascal VOC, per class), as `model_lib_v2.eager_eval_loop`
-does, but with the eval dataset and the traced eval function built once and
-reused at every evaluation (no re-tracing per cycle).
+"""Score a detection model IN MEMORY on the validation records: the per-picture
+detections, the OD API's own metrics computed from them (Pascal VOC and COCO, per
+class) and the validation losses, in one pass.
 
-    Evaluator(model, configs).evaluate(step, writer=None) -> {metric: float}
-    evaluate_checkpoint(configs, checkpoint_prefix, step=None, writer_dir=None) -> dict
+The same path serves the in-run evaluation (the training model, switched to
+inference for the call), the evaluation sidecar, a restored checkpoint and
+`odhelper evaluate`: pictures come from the one record reader, and one traced
+function of any picture size does preprocess -> predict -> postprocess -> loss
+(traced once, whatever the sizes: no retracing per picture shape).
+
+    Evaluator(model, configs).evaluate(step, writer=None) -> Scored(metrics, results)
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import contextlib
+from dataclasses import dataclass, field
 
-from odhelper import log
+import numpy as np
+
 from odhelper.errors import OdhelperError
+from odhelper.metrics.matching import ImageResult
 from odhelper.od import api
 
 
+@dataclass
+class Scored:
+    metrics: dict[str, float]  # OD API metric keys, plus the mean validation losses
+    results: list[ImageResult] = field(default_factory=list)  # per picture, pixels
+    files: list[str] = field(default_factory=list)  # the records scored
+
+
+def label_map_of(configs: dict) -> str:
+    return configs["eval_input_configs"][0].label_map_path
+
+
+def categories(label_map: str) -> list[dict]:
+    items = api().label_map_util.create_category_index_from_labelmap(label_map)
+    return [items[key] for key in sorted(items)]
+
+
 class Evaluator:
-    """Evaluates `model` (training or inference model) on configs' eval input."""
+    """Evaluates `model` (a training or an inference model) on `files` (default: the
+    configs' eval input)."""
 
-    def __init__(self, model, configs: dict):
+    def __init__(self, model, configs: dict, files: list[str] | None = None):
         import tensorflow as tf
 
-        od = api()
+        from odhelper.engine import detections
+
         self.model, self.configs = model, configs
-        self.eval_config = configs["eval_config"]
-        input_config = configs["eval_input_configs"][0]
-        self.dataset = od.inputs.eval_input(self.eval_config, input_config, configs["model"],
-                                            model=model)
-        self.categories = od.label_map_util.create_category_index_from_labelmap(
-            input_config.label_map_path)
-        self.agnostic = od.label_map_util.create_class_agnostic_category_index()
-        self._compute = tf.function(self._compute_eval_dict)
+        self.files = files or detections.eval_record_files(configs, None)
+        self.label_map = label_map_of(configs)
+        self.categories = categories(self.label_map)
+        self.num_classes = len(self.categories)
+        self.visualizations = configs["eval_config"].num_visualizations
+        self.add_regularization = configs["train_config"].add_regularization_loss
+        self._score = tf.function(self._score_one, input_signature=[
+            tf.TensorSpec([1, None, None, 3], tf.float32), tf.TensorSpec([None, 4], tf.float32),
+            tf.TensorSpec([None], tf.int32)])
 
-    def _compute_eval_dict(self, features, labels):
-        """Detections + losses of one eval batch (traced once, in inference mode)."""
+    def _score_one(self, image, boxes, classes):
+        """Detections and losses of one picture (normalised boxes, 1-based classes)."""
         import tensorflow as tf
 
-        od = api()
-        fields = od.standard_fields.InputDataFields
-        was_training = self.model._is_training  # noqa: SLF001 - OD API convention
-        self.model._is_training = False  # noqa: SLF001
+        model = self.model
+        was_training = model._is_training  # noqa: SLF001 - OD API convention
+        model._is_training = False  # noqa: SLF001
         tf.keras.backend.set_learning_phase(False)
         try:
-            boxes_shape = labels[fields.groundtruth_boxes].get_shape().as_list()
-            unpad = boxes_shape[1] is not None and self.eval_config.batch_size == 1
-            groundtruth = labels
-            unstacked = od.model_lib.unstack_batch(labels, unpad_groundtruth_tensors=unpad)
-            losses, predictions = od.model_lib_v2._compute_losses_and_predictions_dicts(  # noqa
-                self.model, features, unstacked, training_step=None,
-                add_regularization_loss=self.configs["train_config"].add_regularization_loss)
-            detections = self.model.postprocess(predictions, features[fields.true_image_shape])
+            preprocessed, shapes = model.preprocess(image)
+            model.provide_groundtruth(
+                groundtruth_boxes_list=[boxes],
+                groundtruth_classes_list=[tf.one_hot(classes - 1, self.num_classes)],
+                groundtruth_weights_list=[tf.ones_like(classes, tf.float32)])
+            prediction = model.predict(preprocessed, shapes)
+            found = model.postprocess(prediction, shapes)
+            losses = model.loss(prediction, shapes)
+            if self.add_regularization:
+                regularization = model.regularization_losses()
+                if regularization:
+                    losses["Loss/regularization_loss"] = tf.add_n(regularization)
+            losses["Loss/total_loss"] = tf.add_n(list(losses.values()))
         finally:
-            self.model._is_training = was_training  # noqa: SLF001
+            model._is_training = was_training  # noqa: SLF001
             tf.keras.backend.set_learning_phase(was_training)
-        keys = (fields.image, fields.original_image, fields.original_image_spatial_shape,
-                fields.true_image_shape, od.inputs.HASH_KEY)
-        return losses, detections, groundtruth, {key: features[key] for key in keys}
+        fields = api().standard_fields.DetectionResultFields
+        count = tf.cast(found[fields.num_detections][0], tf.int32)
+        return (found[fields.detection_boxes][0, :count],
+                found[fields.detection_scores][0, :count],
+                tf.cast(found[fields.detection_classes][0, :count], tf.int32) + 1, losses)
 
-    def _evaluators(self, class_agnostic: bool):
-        eval_util = api().eval_util
-        options = eval_util.evaluator_options_from_eval_config(self.eval_config)
-        categories = self.agnostic if class_agnostic else self.categories
-        return eval_util.get_evaluators(self.eval_config, list(categories.values()), options)
-
-    def _draw(self, eval_dict, index: int, class_agnostic: bool, step: int) -> None:
+    def score(self, progress: bool = False) -> tuple[list[ImageResult], dict[str, float]]:
+        """Per-picture results and mean losses over the records."""
         import tensorflow as tf
 
-        images = api().visualization_utils.draw_side_by_side_evaluation_image(
-            eval_dict, category_index=self.agnostic if class_agnostic else self.categories,
-            max_boxes_to_draw=self.eval_config.max_num_boxes_to_visualize,
-            min_score_thresh=self.eval_config.min_score_threshold,
-            use_normalized_coordinates=False)
-        for j, image in enumerate(images):
-            tf.summary.image(f"eval_side_by_side_{index}_{j}", image, step=step,
-                             max_outputs=self.eval_config.num_visualizations)
+        from odhelper import log
+        from odhelper.engine import detections
 
-    def evaluate(self, step: int, writer=None) -> dict[str, float]:
-        """One pass over the eval records; metrics (+ mean eval losses) as floats.
-        With `writer`, scalars and side-by-side images go to TensorBoard."""
-        import contextlib
+        results, losses_seen = [], {}
+        pictures = detections.truths(self.files, self.label_map)
+        if progress:
+            pictures = log.progress(pictures, desc="evaluate", unit="img")
+        for image, truth in pictures:
+            scale = np.array([truth.height, truth.width, truth.height, truth.width], np.float32)
+            boxes, scores, classes, losses = self._score(
+                tf.cast(image, tf.float32)[tf.newaxis], truth.gt_boxes / scale,
+                truth.gt_classes.astype(np.int32))
+            results.append(detections.with_detections(truth, boxes.numpy(), scores.numpy(),
+                                                      classes.numpy()))
+            for key, value in losses.items():
+                losses_seen.setdefault(key, []).append(float(value))
+            if len(results) <= self.visualizations:
+                self._pictures.append((image, results[-1]))
+        if not results:
+            raise OdhelperError(f"{', '.join(self.files)}: no records to evaluate")
+        return results, {key: float(np.mean(values)) for key, values in losses_seen.items()}
 
-        import numpy as np
+    def evaluate(self, step: int, writer=None, progress: bool = False) -> Scored:
+        """One pass over the records; metrics as floats. With `writer`, scalars and
+        side-by-side pictures (truth | detections) go to TensorBoard."""
+        from odhelper.metrics import per_class
 
-        od = api()
-        evaluators, losses_seen = None, {}
-        scope = writer.as_default() if writer is not None else contextlib.nullcontext()
-        with scope:
-            for index, (features, labels) in enumerate(self.dataset):
-                losses, detections, groundtruth, eval_features = self._compute(features, labels)
-                eval_dict, class_agnostic = od.model_lib_v2.prepare_eval_dict(
-                    detections, groundtruth, eval_features)
-                if writer is not None and index < self.eval_config.num_visualizations:
-                    self._draw(eval_dict, index, class_agnostic, step)
-                if evaluators is None:
-                    evaluators = self._evaluators(class_agnostic)
-                for evaluator in evaluators:
-                    evaluator.add_eval_dict(eval_dict)
-                for key, value in losses.items():
-                    losses_seen.setdefault(key, []).append(float(value))
-            metrics = _collect(evaluators or [], losses_seen, np)
-            if writer is not None:
-                _write_scalars(metrics, step)
-                writer.flush()
-        return metrics
+        self._pictures = []
+        results, losses = self.score(progress)
+        metrics = per_class.od_api_metrics(results, self.categories)
+        metrics.update(losses)
+        if writer is not None:
+            self._write(writer, step, metrics)
+        return Scored(metrics, results, list(self.files))
 
+    def _write(self, writer, step: int, metrics: dict[str, float]) -> None:
+        import tensorflow as tf
 
-def _collect(evaluators, losses_seen: dict, np) -> dict[str, float]:
-    metrics: dict[str, float] = {}
-    for evaluator in evaluators:
-        metrics.update({str(k): float(v) for k, v in evaluator.evaluate().items()})
-    for key, values in losses_seen.items():
-        metrics[key] = float(np.mean(values))
-    return metrics
+        from odhelper.report.draw import side_by_side
 
-
-def _write_scalars(metrics: dict[str, float], step: int) -> None:
-    import tensorflow as tf
-
-    for key, value in metrics.items():
-        tf.summary.scalar(key, value, step=step)
+        names = {c["id"]: c["name"] for c in self.categories}
+        with writer.as_default():
+            for key, value in metrics.items():
+                tf.summary.scalar(key, value, step=step)
+            for index, (image, result) in enumerate(self._pictures):
+                with contextlib.suppress(ValueError):  # a picture too small to draw on
+                    drawn = side_by_side(np.asarray(image), result, names)
+                    tf.summary.image(f"eval_side_by_side_{index}", drawn[np.newaxis], step=step)
+        writer.flush()
 
 
 def evaluate_checkpoint(configs: dict, checkpoint_path: str, step: int | None = None,
-                        writer_dir: Path | None = None) -> dict[str, Any]:
-    """Restore `checkpoint_path` (a ckpt prefix, or a folder: its newest) into an
-    inference model and evaluate it; returns the metrics dict."""
+                        writer_dir=None) -> Scored:
+    """Restore `checkpoint_path` (a prefix, or a folder: its newest) into an inference
+    model and evaluate it."""
     import tensorflow as tf
 
+    from odhelper import log
     from odhelper.engine.restore import restored
-
     from odhelper.rundir import checkpoint_prefix
 
     prefix = checkpoint_prefix(checkpoint_path)
@@ -140,6 +162,4 @@ def evaluate_checkpoint(configs: dict, checkpoint_path: str, step: int | None = 
     step = restored_step if step is None else step
     writer = tf.summary.create_file_writer(str(writer_dir)) if writer_dir else None
     log.info("Evaluating %s (step %d)", prefix, step)
-    metrics = evaluator.evaluate(step, writer)
-    metrics.setdefault("step", step)
-    return metrics
+    return evaluator.evaluate(step, writer)

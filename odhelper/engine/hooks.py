@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 from odhelper import files, log
+from odhelper.constants import COCO_MAP, PASCAL_MAP50
+from odhelper.engine.eta import TimeLeft
 from odhelper.engine.trainer import Hook, Trainer
 from odhelper.rundir import CHECKPOINT_INDEX, RunDir
 
@@ -22,10 +24,12 @@ class TrainLogHook(Hook):
     the time left to the next evaluation and to the last step; a progress bar on a
     terminal."""
 
-    def __init__(self, run_dir: RunDir, every: int, eval_every: int | None = None):
+    def __init__(self, run_dir: RunDir, every: int, eval_every: int | None = None,
+                 export_seconds: float | None = None):
         import tensorflow as tf
 
         self.every, self.eval_every = max(1, every), eval_every
+        self.run_dir, self.export_seconds = run_dir, export_seconds
         self.writer = tf.summary.create_file_writer(str(run_dir.train_events))
         self._clock, self._clock_step = time.perf_counter(), None
         self._bar = None
@@ -64,13 +68,17 @@ class TrainLogHook(Hook):
         self._bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
 
     def _time_left(self, trainer: Trainer, rate: float) -> str:
-        """', eval in 0:01:10, done in 0:12:30' (training time only)."""
+        """', eval in 0:01:10, time left 0:12:30 (training, 3 evaluations, export)'."""
         if not rate:
             return ""
         step, left = trainer.step, ""
         if self.eval_every and trainer.next_boundary() < trainer.total_steps:
             left = f", eval in {clock((trainer.next_boundary() - step) / rate)}"
-        return left + f", done in {clock((trainer.total_steps - step) / rate)}"
+        last = self.run_dir.history.latest()
+        estimate = TimeLeft(trainer.total_steps, self.eval_every,
+                            last.get("seconds") if last else None, self.export_seconds)
+        return left + f", time left {clock(estimate.seconds(step, rate))} " \
+            f"({estimate.covers(step)})"
 
     def after_eval_period(self, trainer: Trainer) -> None:
         self._clock_step = None  # evaluation time is not training speed
@@ -82,37 +90,79 @@ class TrainLogHook(Hook):
 
 class EvalHook(Hook):
     """At each boundary: evaluate the in-memory model, log + record the metrics,
-    keep the best checkpoint, count patience."""
+    keep the best checkpoint, count patience. The last checkpoint is evaluated when
+    training ends, whatever ended it but a failure or a stop signal (a resumed run
+    that had nothing left to train included)."""
 
     def __init__(self, run_dir: RunDir, evaluator, best: "BestKeeper", patience: int = 0):
         import tensorflow as tf
 
-        self.evaluator, self.best, self.patience = evaluator, best, patience
+        self.run_dir, self.evaluator, self.best, self.patience = run_dir, evaluator, best, \
+            patience
         self.writer = tf.summary.create_file_writer(str(run_dir.eval_dir))
-        self.evaluated_step = -1
         self.last_metrics: dict[str, float] = {}
 
+    def _evaluate(self, trainer: Trainer) -> bool:
+        """Evaluate the newest checkpoint unless the history has it; whether it improved."""
+        step, checkpoint = trainer.step, trainer.setup.manager.latest_checkpoint
+        evaluated = self.run_dir.history.at(step)
+        if evaluated is not None:
+            self.last_metrics = evaluated["metrics"]
+            return False
+        metrics = evaluate_logged(self.evaluator, step, self.run_dir, checkpoint, self.writer)
+        self.last_metrics = metrics
+        improved = self.best.consider(step, metrics, checkpoint)
+        keep_detections(self.run_dir, {step, self.best.step})
+        return improved
+
     def after_eval_period(self, trainer: Trainer) -> None:
-        step = trainer.step
-        if step == self.evaluated_step:
-            return
-        metrics = evaluate_logged(self.evaluator, step, self.writer)
-        self.evaluated_step, self.last_metrics = step, metrics
-        improved = self.best.consider(step, metrics, trainer.setup.manager.latest_checkpoint)
+        improved = self._evaluate(trainer)
         if self.patience and not improved and self.best.stale >= self.patience:
             trainer.stop_reason = (f"no improvement of {self.best.metric} in {self.patience} "
                                    f"evaluations (best {self.best.value:.4f} at step "
                                    f"{self.best.step})")
             log.info("Early stop: %s", trainer.stop_reason)
 
+    def after_train(self, trainer: Trainer) -> None:
+        if trainer.error is None and trainer.setup.manager.latest_checkpoint:
+            self._evaluate(trainer)  # the checkpoint CheckpointHook saved at the end
 
-def evaluate_logged(evaluator, step: int, writer=None) -> dict[str, float]:
-    """`Evaluate model start [ Step number : N ]` ... `Success [..metrics..]`."""
+
+def evaluate_logged(evaluator, step: int, run_dir: RunDir, checkpoint: str | None,
+                    writer=None) -> dict[str, float]:
+    """`Evaluate model start [ Step number : N ]` ... `Success [..metrics..]`; the
+    evaluation goes into the run's history, its per-picture results beside it."""
+    from odhelper.metrics import stored
+
     with log.stage("Evaluate model", "evaluation", **{"Step number": step}) as stage:
-        metrics = evaluator.evaluate(step, writer)
+        clock = time.perf_counter()
+        scored = evaluator.evaluate(step, writer)
+        seconds = time.perf_counter() - clock
+        stored.save(scored.results, run_dir.evaluation().detections(step), step=step,
+                    checkpoint=str(checkpoint or ""), records="\n".join(scored.files))
         stage.extra["step"] = step
-        stage.extra.update({k: round(v, 6) for k, v in metrics.items()})
-    return metrics
+        stage.extra.update({_short(k): round(scored.metrics[k], 4) for k in HEADLINE
+                            if k in scored.metrics})
+        stage.recorded.update({k: round(v, 6) for k, v in scored.metrics.items()})
+    run_dir.history.append(step, scored.metrics, checkpoint, seconds)
+    return scored.metrics
+
+
+HEADLINE = (PASCAL_MAP50, COCO_MAP, "Loss/total_loss")
+
+
+def _short(metric: str) -> str:
+    return {PASCAL_MAP50: "mAP@0.5", COCO_MAP: "COCO mAP", "Loss/total_loss": "val loss"}.get(
+        metric, metric)
+
+
+def keep_detections(run_dir: RunDir, steps: set) -> None:
+    """Remove the stored per-picture results of evaluations other than `steps`."""
+    folder = run_dir.evaluation().detections_dir
+    keep = {run_dir.evaluation().detections(s).name for s in steps if s is not None}
+    for path in folder.glob("step-*.npz") if folder.is_dir() else []:
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
 
 
 class BestKeeper:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from odhelper import log
+from odhelper import files, log
 from odhelper.errors import OdhelperError
 
 OPSET = 17
@@ -22,17 +22,18 @@ NEEDED_OUTPUTS = ("num_detections", "detection_scores", "detection_classes", "de
 
 def export_onnx(saved_model: Path, target: Path) -> Path:
     """Convert `saved_model` to `target`; an OdhelperError naming the cause if it fails."""
-    command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved_model),
-               "--output", str(target), "--opset", str(OPSET)]
     environment = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
-    with log.stage("ONNX", "export", opset=OPSET) as stage:
+    with log.stage("ONNX", "export", opset=OPSET) as stage, \
+            files.atomic_path(target, suffix=".onnx") as temp:
+        command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved_model),
+                   "--output", str(temp), "--opset", str(OPSET)]
         done = subprocess.run(command, capture_output=True, text=True, env=environment)
-        if done.returncode != 0 or not target.is_file():
+        if done.returncode != 0 or not temp.is_file() or not temp.stat().st_size:
             lines = [line for line in done.stderr.splitlines() if line.strip()]
             raise OdhelperError(f"{saved_model}: tf2onnx failed: "
                                 f"{lines[-1] if lines else f'exit {done.returncode}'}")
-        check_onnx(target)
-        stage.extra["MB"] = round(target.stat().st_size / 1e6, 2)
+        check_onnx(temp)
+        stage.extra["MB"] = round(temp.stat().st_size / 1e6, 2)
     return target
 
 

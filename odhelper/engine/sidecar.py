@@ -5,16 +5,15 @@ of RUN/checkpoints while training continues (for users whose GPU is busy).
 It stops once the trainer asks it to (RunDir.sidecar_stop) and the last
 checkpoint is evaluated, or as soon as its parent process is gone: it polls the
 parent between evaluations and, on Linux, the kernel also ends it when the parent
-dies (PR_SET_PDEATHSIG), even in the middle of an evaluation. A SIGTERM to the
-training process stops training as Ctrl-C does (checkpoint saved) and ends the sidecar.
+dies (signals.die_with_parent), even in the middle of an evaluation. Signals are
+handled as everywhere (odhelper/signals.py): a SIGTERM to the training process
+stops training as Ctrl-C does (checkpoint saved, exit 143) and ends the sidecar.
 """
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -31,17 +30,15 @@ class SidecarHook(Hook):
 
     def __init__(self, run_dir: RunDir, best_metric: str):
         self.run_dir, self.best_metric, self.process = run_dir, best_metric, None
-        self._previous_sigterm = None
 
     def before_train(self, trainer) -> None:
         self.run_dir.sidecar_stop.unlink(missing_ok=True)
         env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "odhelper.engine.sidecar", str(self.run_dir.root),
-             self.best_metric, str(os.getpid())], env=env)
+        with signals.deferred():  # a stop signal during the start waits for its end
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "odhelper.engine.sidecar", str(self.run_dir.root),
+                 self.best_metric, str(os.getpid())], env=env)
         log.info("Evaluation sidecar started (pid %d)", self.process.pid)
-        if threading.current_thread() is threading.main_thread():
-            self._previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
 
     def after_train(self, trainer) -> None:
         if self.process is None:
@@ -55,7 +52,7 @@ class SidecarHook(Hook):
             self._end()
 
     def _end(self) -> None:
-        """Stop the sidecar if it still runs; put the SIGTERM handler back."""
+        """Stop the sidecar if it still runs."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -64,24 +61,6 @@ class SidecarHook(Hook):
                 self.process.kill()
                 self.process.wait()
             log.info("Evaluation sidecar stopped")
-        if self._previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
-            self._previous_sigterm = None
-
-
-def _interrupt(signum, frame) -> None:
-    """SIGTERM during training: stop as Ctrl-C does (the checkpoint is saved)."""
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def die_with_parent(parent: int) -> bool:
-    """SIGTERM this process when its parent dies; False where Linux cannot arrange it
-    (the polling of the parent remains)."""
-    if not signals.set_parent_death_signal(signal.SIGTERM):
-        return False
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os.kill(os.getpid(), signal.SIGTERM)
-    return True
 
 
 def _checkpoints(run_dir: RunDir) -> list[str]:
@@ -96,7 +75,7 @@ def serve(run_dir: RunDir, metric: str, parent: int | None = None) -> int:
     import tensorflow as tf
 
     from odhelper.engine.evaluator import Evaluator
-    from odhelper.engine.hooks import BestKeeper, evaluate_logged
+    from odhelper.engine.hooks import BestKeeper, evaluate_logged, keep_detections
     from odhelper.engine.restore import inference_model
     from odhelper.pipeline import config
 
@@ -104,21 +83,23 @@ def serve(run_dir: RunDir, metric: str, parent: int | None = None) -> int:
     model = inference_model(configs)
     evaluator = Evaluator(model.model, configs)
     writer = tf.summary.create_file_writer(str(run_dir.eval_dir))
-    best, done = BestKeeper(run_dir, metric), set()
+    best, done = BestKeeper(run_dir, metric), {r.get("checkpoint") for r in
+                                               run_dir.history.records()}
     while parent is None or os.getppid() == parent:
         stopping = run_dir.sidecar_stop.exists()
-        pending = [p for p in _checkpoints(run_dir) if p not in done]
+        pending = [p for p in _checkpoints(run_dir) if Path(p).name not in done]
         if pending:
             path = pending[-1]
-            done.update(pending)
+            done.update(Path(p).name for p in pending)
             try:
                 step = model.restore(path)
             except (tf.errors.OpError, ValueError, OSError, OdhelperError) as error:  # deleted
                 log.warning("Sidecar: %s is gone (%s); waiting for the next one", path,
                             type(error).__name__)
                 continue
-            metrics = evaluate_logged(evaluator, step, writer)
+            metrics = evaluate_logged(evaluator, step, run_dir, path, writer)
             best.consider(step, metrics, path)
+            keep_detections(run_dir, {step, best.step})
         elif stopping:
             return 0
         else:
@@ -129,7 +110,7 @@ def serve(run_dir: RunDir, metric: str, parent: int | None = None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 3:
-        die_with_parent(int(sys.argv[3]))
+        signals.die_with_parent(int(sys.argv[3]))
     log.setup()
     with log.to_dir(sys.argv[1]):
         sys.exit(serve(RunDir(Path(sys.argv[1])), sys.argv[2],

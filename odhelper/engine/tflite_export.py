@@ -120,29 +120,28 @@ def convert(graph: Path, kind: str, representative=None, int8_input: str = "uint
     return converter.convert()
 
 
-def export_tflite(configs: dict, proto, checkpoint_dir: Path, out: ExportDir,
-                  kinds: list[str], calibration_images: int = 200, calibration_seed: int = 0,
-                  int8_input: str = "uint8") -> list[Path]:
-    """Write out.tflite(kind) for each kind and out.tflite_info; [] (with a warning
-    naming the model and why) for a model the TFLite path cannot take."""
-    reason = tflite_unsupported(configs["model"])
-    if reason:
-        log.warning("--tflite: %s model: %s; skipped (the SavedModel is exported)",
-                    configs["model"].WhichOneof("model"), reason)
-        return []
+def write_graph(configs: dict, proto, checkpoint_dir: Path, out: ExportDir) -> None:
+    """The TFLite graph of the checkpoint (out.tflite_graph, kept so that another kind
+    converts later without exporting it again) and out.tflite_info."""
     graph = out.tflite_graph
-    tflite_exporter().export_tflite_model(proto, str(checkpoint_dir), str(graph),
-                                          max_detections=MAX_DETECTIONS, use_regular_nms=False)
-    info = input_info(configs)
-    files.write_json(out.tflite_info, info)
-    written = []
-    for kind in kinds:
-        with log.stage(f"TFLite {kind}", "export", kind=kind) as stage:
-            representative = calibration_pictures(configs, info, calibration_images,
-                                                  calibration_seed) if kind == "int8" else None
-            out.tflite(kind).write_bytes(convert(graph / SAVED_MODEL, kind, representative,
-                                                 int8_input))
-            stage.extra["MB"] = round(out.tflite(kind).stat().st_size / 1e6, 2)
-        written.append(out.tflite(kind))
     shutil.rmtree(graph, ignore_errors=True)
-    return written
+    with files.atomic_dir(graph) as temp:
+        tflite_exporter().export_tflite_model(proto, str(checkpoint_dir), str(temp),
+                                              max_detections=MAX_DETECTIONS,
+                                              use_regular_nms=False)
+    files.write_json(out.tflite_info, input_info(configs))
+
+
+def write_kind(configs: dict, out: ExportDir, kind: str, calibration_images: int = 200,
+               calibration_seed: int = 0, int8_input: str = "uint8") -> Path:
+    """out.tflite(kind) converted from the kept TFLite graph."""
+    import json
+
+    info = json.loads(out.tflite_info.read_text(encoding="utf-8"))
+    with log.stage(f"TFLite {kind}", "export", kind=kind) as stage:
+        representative = calibration_pictures(configs, info, calibration_images,
+                                              calibration_seed) if kind == "int8" else None
+        files.write_bytes(out.tflite(kind), convert(out.tflite_graph / SAVED_MODEL, kind,
+                                                    representative, int8_input))
+        stage.extra["MB"] = round(out.tflite(kind).stat().st_size / 1e6, 2)
+    return out.tflite(kind)

@@ -133,6 +133,11 @@ class CheckpointHook(Hook):
     def __init__(self, every: int = 0):
         self.every, self.saved_step = every, -1
 
+    def before_train(self, trainer: Trainer) -> None:
+        latest = trainer.setup.manager.latest_checkpoint
+        if latest and latest == trainer.setup.restored_from:  # resumed: already on disk
+            self.saved_step = trainer.step
+
     def save(self, trainer: Trainer) -> None:
         if trainer.step != self.saved_step:
             trainer.setup.manager.save(checkpoint_number=trainer.step)

@@ -31,6 +31,17 @@ class ArtifactRow:
     def map50(self) -> float:
         return self.classes[-1].ap_voc
 
+    def to_dict(self) -> dict:
+        return {"name": self.name, "file": self.file, "size_bytes": self.size_bytes,
+                "latency_ms": self.latency_ms, "detections": self.detections,
+                "classes": [c.as_dict() for c in self.classes]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ArtifactRow":
+        return cls(data["name"], data["file"], int(data["size_bytes"]),
+                   float(data["latency_ms"]), int(data["detections"]),
+                   [ClassRow(**c) for c in data["classes"]])
+
     @property
     def ok(self) -> bool:
         return self.failure is None

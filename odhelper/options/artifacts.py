@@ -41,6 +41,11 @@ class ArtifactOptions:
                                 "SavedModel (or detecting nothing) fails the export")
     check: bool = option(True, "evaluate every artifact on the validation split "
                          "(export/artifacts.md + .csv)")
+    batched: bool | None = option(None, "SavedModel signature float_image_tensor: batches of "
+                                  "float32 pictures of one size (odhelper predict sends "
+                                  "batches: faster); --no-batched: image_tensor, one uint8 "
+                                  "picture per call (the default of a new export); not given: "
+                                  "an existing export keeps its signature")
 
     def check_artifact_fields(self) -> None:
         self.tflite = ",".join(tflite_kinds(self.tflite))

@@ -16,6 +16,16 @@ BALANCE_MODES = ("none", "sqrt", "repeat")
 GENERIC_FOLDERS = {"annotations", "images", "jpegimages", "train", "test", "val", "xml", "data"}
 
 
+def dataset_name_of(input_path: Path) -> str:
+    """A dataset's name from its input folder, skipping generic folder names
+    (raccoon/annotations -> raccoon)."""
+    folder = Path(input_path).resolve()
+    folder = folder.parent if folder.is_file() else folder  # a COCO *.json
+    while folder.name.lower() in GENERIC_FOLDERS and folder.parent != folder:
+        folder = folder.parent
+    return folder.name or "dataset"
+
+
 def split_fractions(ratio) -> tuple[float, float, float]:
     """-sr as (train, validate, test) fractions: "9" or "0.9" -> (.9, .1, 0);
     "8,1,1" or "0.8,0.1,0.1" -> (.8, .1, .1) (parts are shares of their sum)."""
@@ -120,11 +130,7 @@ class TfrecordOptions:
             return self.name
         if self.output.resolve().name != "dataset":
             return self.output.resolve().name
-        folder = self.input.resolve()
-        folder = folder.parent if folder.is_file() else folder  # a COCO *.json
-        while folder.name.lower() in GENERIC_FOLDERS and folder.parent != folder:
-            folder = folder.parent
-        return folder.name or "dataset"
+        return dataset_name_of(self.input)
 
     @property
     def worker_count(self) -> int:

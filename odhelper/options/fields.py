@@ -87,11 +87,29 @@ def from_namespace(cls: type, namespace: argparse.Namespace, **overrides: Any):
 
 
 def build(cls: type, values: dict[str, Any]):
-    """`cls(**values)`; a bad value is a UsageError."""
+    """`cls(**values)`; a bad value is a UsageError. The object remembers which options
+    were given (`given_fields`)."""
     try:
-        return cls(**values)
+        built = cls(**values)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
+    built.given = frozenset(values)
+    return built
+
+
+def given_fields(options: Any) -> frozenset[str]:
+    """The options the user gave (flags, --config keys, keyword arguments); for an
+    object built in code, the fields that differ from their defaults."""
+    given = getattr(options, "given", None)
+    if given is not None:
+        return given
+    found = set()
+    for item in dataclasses.fields(options):
+        default = item.default if item.default is not dataclasses.MISSING else (
+            item.default_factory() if item.default_factory is not dataclasses.MISSING else None)
+        if getattr(options, item.name) != default:
+            found.add(item.name)
+    return frozenset(found)
 
 
 def load_yaml(cls: type, path: str | Path) -> dict[str, Any]:

@@ -43,9 +43,6 @@ class ConfigOptions(Augmentation):
 @dataclass
 class ExportOptions(ArtifactOptions):
     run_dir: Path = option(None, "run directory", flags=("-o",))
-    batched: bool = option(False, "float_image_tensor signature: takes batches of float32 "
-                           "pictures of one size (odhelper predict sends batches: faster); "
-                           "default image_tensor, one uint8 picture per call")
 
     def __post_init__(self):
         _required(self, "run_dir")

@@ -16,6 +16,9 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("float32", "mixed_float16")
 DEFAULT_EVAL_EVERY = 1000
 AUGMENT_PRESETS = ("none", "light", "default", "heavy")
+# What a run's pipeline.config is made from: a resume keeps the recorded values.
+CONFIG_FIELDS = ("model", "batch_size", "set", "augment", "hflip", "vflip", "rotate90",
+                 "checkpoint", "from_scratch")
 
 
 @dataclass
@@ -74,7 +77,8 @@ class RunOptions(TrainingOptions, ArtifactOptions):
     balance: str = option("none", "with -i: repeat-factor sampling of the training pictures "
                           "by their rarest class, as `odhelper tfrecord --balance`",
                           choices=BALANCE_MODES)
-    run_dir: Path | None = option(None, "run directory (default: runs/<model>)", flags=("-o",))
+    run_dir: Path | None = option(None, "run directory (default: runs/<dataset>-<model>)",
+                                  flags=("-o",))
     checkpoint_every: int | None = option(None, "save a checkpoint every K steps (default: "
                                           "--eval-every); one is also saved at each "
                                           "evaluation and at the end")
@@ -122,11 +126,28 @@ class RunOptions(TrainingOptions, ArtifactOptions):
             raise UsageError("run: --patience needs --eval-mode inline (the sidecar evaluates "
                              "behind training and cannot stop it)")
         self.input = Path(self.input) if self.input else None
-        self.run_dir = Path(self.run_dir) if self.run_dir else Path("runs") / self.model
+        self.run_dir = Path(self.run_dir) if self.run_dir else \
+            Path("runs") / f"{self.dataset_name}-{self.model}"
         if self.dataset is None:
             from odhelper.rundir import RunDir
             self.dataset = RunDir(self.run_dir).default_dataset
         self.dataset = Path(self.dataset)
+
+    @property
+    def dataset_name(self) -> str:
+        """The name of the dataset, for the default run folder: -i's folder (generic
+        names such as annotations/ skipped), else the dataset's recorded name."""
+        import re
+
+        from odhelper.options.data import dataset_name_of
+
+        if self.input is not None:
+            name = dataset_name_of(Path(self.input))
+        else:
+            from odhelper.datasetdir import DatasetDir
+            found = DatasetDir(self.dataset).read_or_none()
+            name = found.name if found else Path(self.dataset).resolve().name
+        return re.sub(r"[^\w.-]+", "_", name).strip("._") or "dataset"
 
 
 @dataclass

@@ -5,13 +5,12 @@ written to the run directory (templates stay byte-identical).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from odhelper import log
+from odhelper.datasetdir import DatasetDir, DatasetSummary
 from odhelper.errors import OdhelperError
-from odhelper.rundir import LABEL_MAP
 from odhelper.pipeline import augment, boxes, overrides, registry
 
 FROM_SCRATCH_WARNING = (
@@ -32,26 +31,6 @@ class FillRequest:
     augmentation: augment.Augmentation | None = None  # None: the template's, as is
 
 
-def read_dataset(dataset: Path) -> dict:
-    """dataset.json of a dataset folder written by `odhelper tfrecord`."""
-    path = Path(dataset) / "dataset.json"
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OdhelperError(f"{path}: not found; make the dataset with "
-                            "`odhelper tfrecord -i XML_DIR -o DATASET`") from None
-    except (OSError, ValueError) as exc:
-        raise OdhelperError(f"{path}: unreadable ({exc})") from None
-    for side in ("train", "validate"):
-        shards = content.get("splits", {}).get(side, {}).get("shards")
-        if not shards:
-            raise OdhelperError(f"{path}: no {side} shards listed")
-        for shard in shards:
-            if not (Path(dataset) / shard).exists():
-                raise OdhelperError(f"{Path(dataset) / shard}: listed in {path} but missing")
-    return content
-
-
 def _shard_glob(dataset: Path, shards: list[str]) -> str:
     """'DATASET/train-?????-of-00004.record' for round-robin shard names."""
     first = shards[0]
@@ -60,6 +39,21 @@ def _shard_glob(dataset: Path, shards: list[str]) -> str:
     if tail and len(shards) > 1:
         return str(dataset.resolve() / f"{prefix}-?????-of-{tail}")
     return str(dataset.resolve() / first)
+
+
+def use_dataset(configs: dict, summary: DatasetSummary, label_map: Path) -> None:
+    """Point the input readers at `summary`'s records and `label_map`; the eval size and
+    the box limits follow the dataset."""
+    from odhelper.od import api
+
+    api().config_util.merge_external_params_with_configs(configs, kwargs_dict={
+        "num_classes": max(summary.class_ids.values()),
+        "label_map_path": str(Path(label_map).resolve()),
+        "train_input_path": _shard_glob(summary.folder, summary.splits["train"].shards),
+        "eval_input_path": _shard_glob(summary.folder, summary.splits["validate"].shards),
+    })
+    configs["eval_config"].num_examples = summary.splits["validate"].images
+    boxes.fit(configs, summary.raw)
 
 
 def _schedule(train_config):
@@ -151,18 +145,11 @@ def fill(request: FillRequest) -> dict:
     spec = registry.get(request.model)
     if not spec.template_path.exists():
         raise OdhelperError(f"{spec.template_path}: template of {spec.name} is missing")
-    dataset = Path(request.dataset)
-    content = read_dataset(dataset)
-    label_map = Path(request.label_map or dataset / LABEL_MAP)
+    summary = DatasetDir(request.dataset).summary()
+    label_map = Path(request.label_map or summary.label_map)
     classes = labelmap.read(label_map)
     configs = config_util.get_configs_from_pipeline_file(str(spec.template_path))
-    config_util.merge_external_params_with_configs(configs, kwargs_dict={
-        "num_classes": max(classes.values()),
-        "label_map_path": str(label_map.resolve()),
-        "train_input_path": _shard_glob(dataset, content["splits"]["train"]["shards"]),
-        "eval_input_path": _shard_glob(dataset, content["splits"]["validate"]["shards"]),
-    })
-    configs["eval_config"].num_examples = int(content["splits"]["validate"]["images"])
+    use_dataset(configs, summary, label_map)
     if request.batch_size:
         set_batch_size(configs, request.batch_size)
     set_steps(configs, request.steps or configs["train_config"].num_steps)
@@ -170,7 +157,6 @@ def fill(request: FillRequest) -> dict:
     if configs["train_config"].use_bfloat16:  # TPU only (STACK.md fix 8)
         configs["train_config"].use_bfloat16 = False
     _set_checkpoint(configs, spec, request.checkpoint)
-    boxes.fit(configs, content)
     pairs = overrides.parse(request.overrides)
     overrides.apply(configs, pairs)
     if any(key in ("train_steps", "train_config.num_steps") for key, _ in pairs):

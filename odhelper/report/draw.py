@@ -37,3 +37,22 @@ def draw_boxes(image: Image.Image, boxes: Sequence[Sequence[float]], labels: Seq
         draw.rectangle((x0, y_text, x0 + right - left + 6, y_text + lift), fill=tint)
         draw.text((x0 + 3, y_text + 2 - (top - y0)), label, fill=(255, 255, 255), font=font)
     return image
+
+
+def side_by_side(pixels, result, names: dict[int, str], threshold: float = 0.5):
+    """One picture twice, as an RGB array: its ground truth (left) and the detections
+    scoring at least `threshold` (right). `result` holds yxyx pixel boxes."""
+    import numpy as np
+
+    def drawn(boxes, classes, labels):
+        picture = Image.fromarray(np.asarray(pixels, np.uint8))
+        xyxy = [(b[1], b[0], b[3], b[2]) for b in boxes]
+        return np.asarray(draw_boxes(picture, xyxy, labels, classes))
+
+    keep = result.det_scores >= threshold
+    truth = drawn(result.gt_boxes, result.gt_classes,
+                  [names.get(int(c), str(c)) for c in result.gt_classes])
+    found = drawn(result.det_boxes[keep], result.det_classes[keep],
+                  [f"{names.get(int(c), str(c))} {s:.2f}" for c, s in
+                   zip(result.det_classes[keep], result.det_scores[keep])])
+    return np.concatenate([truth, found], axis=1)

@@ -144,7 +144,7 @@ def build_report(run_dir: RunDir, output: Path | None = None, samples: int = 8) 
             sources.loss_series(sources.scalars(run_dir.train_events)), "Training losses",
             "loss", "no training loss events under train/.", log_scale=True)),
         ("map", "mAP over steps", curves_section(
-            sources.map_series(sources.scalars(run_dir.eval_dir), records),
+            sources.map_series(sources.scalars(run_dir.eval_dir), run_dir.history.records()),
             "Evaluation mAP", "mAP", "no evaluation metrics over steps yet.")),
         ("class-ap", "Average precision per class", class_ap_section(class_rows)),
         ("samples", "Sample detections on validation pictures",

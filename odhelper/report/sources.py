@@ -11,7 +11,6 @@ from odhelper import log
 from odhelper.constants import COCO_AP50, COCO_MAP, PASCAL_MAP50
 from odhelper.rundir import RunDir
 
-DATASET_JSON = "dataset.json"
 DATASET_KEYS = ("dataset", "dataset_dir", "data", "dataset_path")
 MAP_TAGS = (PASCAL_MAP50, COCO_MAP, COCO_AP50)
 
@@ -47,14 +46,15 @@ def _dataset_candidates(run_dir: RunDir, options: dict[str, Any]) -> list[Path]:
 
 
 def dataset_summary(run_dir: RunDir, options: dict[str, Any]) -> dict | None:
-    """The dataset.json of the dataset the run was trained on, if it can be found."""
+    """The summary (dataset.json content) of the dataset the run was trained on, if it
+    can be found."""
+    from odhelper.datasetdir import DatasetDir
+
     for candidate in _dataset_candidates(run_dir, options):
-        path = candidate if candidate.suffix == ".json" else candidate / DATASET_JSON
-        if path.is_file():
-            try:
-                return json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                log.warning("%s: unreadable (%s)", path, exc)
+        folder = candidate.parent if candidate.suffix == ".json" else candidate
+        found = DatasetDir(folder).read_or_none()
+        if found is not None:
+            return found.raw
     return None
 
 
@@ -109,19 +109,17 @@ def timings(run_dir: RunDir) -> list[dict[str, Any]]:
     return records
 
 
-def map_series(eval_scalars: Series, records: list[dict[str, Any]]) -> Series:
-    """mAP over steps: the eval event files, else timing records carrying step + metrics."""
-    series = {tag: points for tag, points in eval_scalars.items() if tag in MAP_TAGS}
-    if series:
-        return series
+def map_series(eval_scalars: Series, history: list[dict[str, Any]]) -> Series:
+    """mAP over steps: the run's evaluation history, else the eval event files."""
     found: dict[str, dict[int, float]] = collections.defaultdict(dict)
-    for record in records:
-        if "step" not in record or record.get("status", "success") != "success":
-            continue
+    for record in history:
         for tag in MAP_TAGS:
-            if isinstance(record.get(tag), (int, float)):
-                found[tag][int(record["step"])] = float(record[tag])
-    return {tag: sorted(points.items()) for tag, points in found.items()}
+            value = record.get("metrics", {}).get(tag)
+            if isinstance(value, (int, float)):
+                found[tag][int(record["step"])] = float(value)
+    if found:
+        return {tag: sorted(points.items()) for tag, points in found.items()}
+    return {tag: points for tag, points in eval_scalars.items() if tag in MAP_TAGS}
 
 
 def loss_series(train_scalars: Series) -> Series:

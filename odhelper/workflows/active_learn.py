@@ -10,7 +10,6 @@ copied from dataset-0), review/<class>/ (--review candidates), train/ (the run).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import time
@@ -25,7 +24,8 @@ from odhelper.active.state import ActiveState, RoundRecord
 from odhelper.active.table import adoption_table
 from odhelper.errors import UsageError
 from odhelper.options.training import ActiveOptions, RunOptions
-from odhelper.rundir import LABEL_MAP, ActiveDir
+from odhelper.datasetdir import DatasetDir
+from odhelper.rundir import ActiveDir
 
 HEADLINE = (PASCAL_MAP50, COCO_MAP)
 
@@ -40,7 +40,7 @@ def _inputs(options: ActiveOptions) -> Path:
 
 
 def _build(options: ActiveOptions, round_number: int) -> dict:
-    from odhelper.data.build import DATASET_JSON, build_dataset, dataset_is_current
+    from odhelper.data.build import build_dataset, dataset_is_current
     from odhelper.options.data import TfrecordOptions
 
     first, folder = round_number == 0, ActiveDir(options.run_dir)
@@ -50,9 +50,8 @@ def _build(options: ActiveOptions, round_number: int) -> dict:
         seed=options.seed, copy_label_map=False,
         keep_validate=None if first else folder.dataset(0))
     if dataset_is_current(tfrecord):
-        return json.loads((tfrecord.output / DATASET_JSON).read_text())
-    with log.stage("TF Record Generator", "conversion", round=round_number):
-        content = build_dataset(tfrecord)
+        return DatasetDir(tfrecord.output).summary().raw
+    content = build_dataset(tfrecord)
     for old in folder.datasets():  # keep dataset-0 and this one
         if old not in (folder.dataset(0), tfrecord.output):
             shutil.rmtree(old, ignore_errors=True)
@@ -159,7 +158,8 @@ def active_learn(options: ActiveOptions) -> ActiveState:
         if not Path(given).is_dir():  # before round 0's training, not after it
             raise UsageError(f"{given}: {flag} folder not found")
     folder = ActiveDir(options.run_dir)
-    with folder.locked("active-learn"), log.to_dir(folder.root):
+    with folder.opened("active-learn", options, ("Active learning", "active learning"),
+                       rounds=options.rounds):
         return _active_learn(options, folder)
 
 
@@ -168,20 +168,19 @@ def _active_learn(options: ActiveOptions, folder: ActiveDir) -> ActiveState:
 
     state = ActiveState.load(folder.state_file) or ActiveState(
         classes=[], options={"threshold": options.threshold, "review": options.review})
-    with log.stage("Active learning", "active learning", rounds=options.rounds):
-        if not state.rounds or not state.rounds[0].trained:
-            record = state.rounds[0] if state.rounds else RoundRecord(0, options.initial_steps)
-            state.rounds[:1] = [record]
-            _build(options, 0)  # the classes come from the boxed set's label map
-            state.classes = sorted(read(folder.dataset(0) / LABEL_MAP))
+    if not state.rounds or not state.rounds[0].trained:
+        record = state.rounds[0] if state.rounds else RoundRecord(0, options.initial_steps)
+        state.rounds[:1] = [record]
+        _build(options, 0)  # the classes come from the boxed set's label map
+        state.classes = sorted(read(DatasetDir(folder.dataset(0)).label_map))
+        _finish_round(options, state, record)
+    for round_number in range(1, options.rounds + 1):
+        record = {r.round: r for r in state.rounds}.get(round_number)
+        if record is None:
+            record, reviewed = _label_round(options, state, round_number)
+            state.rounds.append(record)
+            state.save(folder.state_file)  # adoptions are safe before training starts
+            labels.clear_reviewed(reviewed)  # only now that active.json holds them
+        if not record.trained:
             _finish_round(options, state, record)
-        for round_number in range(1, options.rounds + 1):
-            record = {r.round: r for r in state.rounds}.get(round_number)
-            if record is None:
-                record, reviewed = _label_round(options, state, round_number)
-                state.rounds.append(record)
-                state.save(folder.state_file)  # adoptions are safe before training starts
-                labels.clear_reviewed(reviewed)  # only now that active.json holds them
-            if not record.trained:
-                _finish_round(options, state, record)
     return state

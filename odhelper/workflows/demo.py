@@ -16,7 +16,7 @@ from odhelper import files, log
 from odhelper.constants import COCO_AP50, COCO_MAP, PASCAL_CLASS_AP50, PASCAL_MAP50
 from odhelper.demo.synth import SynthOptions, generate
 from odhelper.options.demo import DemoOptions
-from odhelper.options.fields import save_yaml, to_dict
+from odhelper.options.fields import to_dict
 from odhelper.rundir import DemoDir
 
 MODEL = "ssd_mobilenet_v2_cpu"
@@ -56,17 +56,16 @@ def generate_pictures(options: DemoOptions) -> Path:
 def run_demo(options: DemoOptions) -> DemoResult:
     """Every stage in order; timings, metrics and outputs."""
     folder = DemoDir(options.out)
-    with folder.locked("demo"), log.to_dir(folder.root):
-        save_yaml(options, folder.options_file)
-        result = DemoResult(folder)
-        started = time.perf_counter()
-        with log.stage("Demo", "demo", steps=options.steps, pictures=options.count) as demo:
-            for name, stage in PIPELINE:
-                with log.stage(f"Demo stage {name}", name) as timed:
-                    stage(options, result)
-                result.seconds[name] = time.time() - timed.started
-            demo.extra.update({k: round(v, 4) for k, v in result.metrics.items()
-                               if k in HEADLINE_METRICS})
+    result = DemoResult(folder)
+    started = time.perf_counter()
+    with folder.opened("demo", options, ("Demo", "demo"), steps=options.steps,
+                       pictures=options.count) as opened:
+        for name, stage in PIPELINE:
+            with log.stage(f"Demo stage {name}", name) as timed:
+                stage(options, result)
+            result.seconds[name] = time.time() - timed.started
+        opened.stage.extra.update({k: round(v, 4) for k, v in result.metrics.items()
+                                   if k in HEADLINE_METRICS})
         result.seconds["total"] = time.perf_counter() - started
         files.write_json(folder.result_file, result.to_dict())
     return result
@@ -99,7 +98,8 @@ def reusable_pictures(synth: SynthOptions) -> dict | None:
 
 def _tfrecord(options: DemoOptions, result: DemoResult) -> None:
     """`odhelper tfrecord -i .. -o .. -sr ..` as a call."""
-    from odhelper.data.build import DATASET_JSON, build_dataset, dataset_is_current
+    from odhelper.data.build import build_dataset, dataset_is_current
+    from odhelper.datasetdir import DatasetDir
     from odhelper.options.data import TfrecordOptions
 
     folder = DemoDir(options.out)
@@ -109,7 +109,7 @@ def _tfrecord(options: DemoOptions, result: DemoResult) -> None:
         name="demo_shapes", copy_label_map=False)
     if dataset_is_current(tfrecord_options):
         log.info("TFRecords reused: %s matches the pictures and options", folder.dataset)
-        dataset = json.loads((folder.dataset / DATASET_JSON).read_text())
+        dataset = DatasetDir(folder.dataset).summary().raw
     else:
         dataset = build_dataset(tfrecord_options)
     result.metrics["train_images"] = dataset["splits"]["train"]["images"]
@@ -133,7 +133,7 @@ def _run(options: DemoOptions, result: DemoResult) -> None:
         set=overrides, report=False))
     result.outputs["run"] = folder.run.root
     result.metrics.update(trained.last_metrics)
-    result.curve = eval_curve(folder.run.timings)
+    result.curve = eval_curve(trained.history, folder.run.timings)
     if trained.export is not None:
         result.outputs["export"] = folder.run.saved_model
 
@@ -144,8 +144,7 @@ def _evaluate(options: DemoOptions, result: DemoResult) -> None:
     from odhelper.workflows.evaluate import evaluate
 
     folder = DemoDir(options.out)
-    with log.to_dir(folder.run.root):
-        evaluation = evaluate(EvaluateOptions(run_dir=folder.run.root))
+    evaluation = evaluate(EvaluateOptions(run_dir=folder.run.root))
     result.metrics.update(evaluation.metrics)
     for row in evaluation.classes:
         log.info("Class %-10s AP@0.5 %.4f  COCO AP %.4f  (%d boxes)", row.name, row.ap_voc,
@@ -172,26 +171,25 @@ def _report(options: DemoOptions, result: DemoResult) -> None:
     from odhelper.workflows.report import report
 
     folder = DemoDir(options.out)
-    with log.to_dir(folder.run.root):
-        result.outputs["report"] = report(ReportOptions(run_dir=folder.run.root))
+    result.outputs["report"] = report(ReportOptions(run_dir=folder.run.root))
 
 
-def eval_curve(timings: Path) -> list[dict]:
-    """[{step, minutes (since the run's first record), mAP@0.5}] from timings.jsonl."""
+def eval_curve(history: list[dict], timings: Path) -> list[dict]:
+    """[{step, minutes (since the run's first timed stage), mAP@0.5}] from the run's
+    evaluation history."""
     from datetime import datetime
 
-    if not timings.is_file():
+    records = [json.loads(line) for line in timings.read_text().splitlines()
+               if line.strip()] if timings.is_file() else []
+    starts = [datetime.fromisoformat(r["start"]) for r in records if r.get("start")]
+    if not history or not starts:
         return []
-    records = [json.loads(line) for line in timings.read_text().splitlines() if line.strip()]
-    evaluations = [r for r in records if r.get("stage") == "Evaluate model"
-                   and r.get("status") == "success" and PASCAL_MAP50 in r]
-    if not evaluations:
-        return []
-    origin = min(datetime.fromisoformat(r["start"]) for r in records if r.get("start"))
-    return [{"step": r.get("step"),
-             "minutes": round((datetime.fromisoformat(r["end"]) - origin).total_seconds() / 60, 2),
-             "map50": r.get(PASCAL_MAP50), "coco_ap50": r.get(COCO_AP50)}
-            for r in evaluations]
+    origin = min(starts)
+    return [{"step": r["step"],
+             "minutes": round((datetime.fromisoformat(r["time"]) - origin).total_seconds() / 60,
+                              2),
+             "map50": r["metrics"].get(PASCAL_MAP50), "coco_ap50": r["metrics"].get(COCO_AP50)}
+            for r in history if PASCAL_MAP50 in r.get("metrics", {})]
 
 
 def where_to_look(result: DemoResult) -> list[str]:

@@ -3,9 +3,14 @@
 Writes into RUN/eval/ (RUN/eval/test/ with --split test): per_class.csv + .md (and
 per_image.csv + .md with --per-image-table N), metrics.json (checkpoint, step, the
 OD API metrics), and the error analysis (confusion matrix, FP kinds, threshold
-curves, operating points, galleries; see metrics/errors.py). On the validation
-split the operating points also go to RUN/export/thresholds.json, which
-`odhelper predict` applies.
+curves, operating points and their thresholds.json, galleries; see
+metrics/errors.py). When the checkpoint scored on the validation split is the
+exported one, its operating points also go to RUN/export/thresholds.json, which
+`odhelper predict` applies. The rule that chose them (max F1, a target precision or
+recall) is recorded there and kept until the user asks for another.
+
+A checkpoint the run already scored (its per-picture results are stored beside
+the evaluation history) is not scored again.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odhelper import files, log
+from odhelper.constants import HEADLINE_METRICS, PASCAL_MAP50
 from odhelper.errors import OdhelperError
 from odhelper.metrics import error_tables, errors, per_class, per_image, tables
 from odhelper.options.inference import EvaluateOptions
@@ -31,7 +37,9 @@ class Evaluation:
     split: str = "validate"
     analysis: errors.ErrorAnalysis | None = None
     points: list[errors.OperatingPoint] = field(default_factory=list)
-    thresholds_file: Path | None = None
+    thresholds_file: Path | None = None  # export/thresholds.json when it was (re)written
+    rule: dict = field(default_factory=dict)  # {"target_precision": P} | {"target_recall": R} | {}
+    reused: bool = False  # the run's stored per-picture results, not a new scoring
 
 
 def run_label_map(run_dir: RunDir, configs) -> Path:
@@ -69,24 +77,88 @@ def load_run_configs(run_dir: RunDir | Path):
     return config.load(run_dir.require().pipeline_config)
 
 
+def recorded_rule(run_dir: RunDir) -> dict:
+    """The operating-point rule recorded in RUN/export/thresholds.json ({} = max F1)."""
+    import json
+
+    try:
+        found = json.loads(run_dir.thresholds.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    rule = found.get("rule") if isinstance(found, dict) else None
+    return {k: float(v) for k, v in rule.items() if k in RULE_KEYS} \
+        if isinstance(rule, dict) else {}
+
+
+RULE_KEYS = ("target_precision", "target_recall")
+
+
+def chosen_rule(options: EvaluateOptions, run_dir: RunDir) -> dict:
+    """The flags' rule when given, else the one recorded with the export."""
+    given = {k: getattr(options, k) for k in RULE_KEYS if getattr(options, k) is not None}
+    return given or recorded_rule(run_dir)
+
+
+def _scored(run_dir: RunDir, configs, checkpoint: str, step: int, records: list[str],
+            label_map: Path, stored_ok: bool):
+    """Per-picture results of `checkpoint` on `records`: the ones the run stored when
+    it scored this very checkpoint on these records, else a new scoring."""
+    from odhelper.engine.evaluator import Evaluator
+    from odhelper.engine.restore import restored
+    from odhelper.metrics import stored
+
+    saved = run_dir.evaluation().detections(step)
+    if stored_ok and saved.is_file():
+        results, facts = stored.load(saved)
+        same_records = facts.get("records", "").split("\n") == list(records)
+        kept = Path(str(facts.get("checkpoint") or ""))
+        if same_records and Path(f"{kept}.index").is_file() and \
+                exported_identity(run_dir, str(kept)) == exported_identity(run_dir, checkpoint):
+            log.info("Per-picture results of step %d reused (%s): this checkpoint was scored "
+                     "on these records during training", step, saved)
+            return results, True
+    found, _ = restored(configs, checkpoint)
+    evaluator = Evaluator(found.model, configs, list(records))
+    results, _ = evaluator.score(progress=True)
+    found.status.assert_existing_objects_matched()
+    return results, False
+
+
 def evaluate(options: EvaluateOptions) -> Evaluation:
-    """Restore the checkpoint, detect on every record of the split, build and save
-    the tables and the error analysis."""
+    """Score the checkpoint on every record of the split (or reuse the run's scoring
+    of it), build and save the tables and the error analysis (the run folder opened
+    for writing; nested in run, export or report it is already)."""
+    run_dir = RunDir(options.run_dir).require()
+    with run_dir.opened("evaluate", options, ("Evaluation", f"evaluation {options.split}"),
+                        options_file=run_dir.evaluate_options,
+                        checkpoint=options.checkpoint, split=options.split) as opened:
+        evaluation = _evaluate(options, run_dir)
+        opened.stage.extra.update(step=evaluation.step, checkpoint=evaluation.checkpoint)
+        opened.stage.extra.update({k: round(evaluation.metrics[k], 6) for k in
+                                   HEADLINE_METRICS if k in evaluation.metrics})
+    return evaluation
+
+
+def _evaluate(options: EvaluateOptions, run_dir: RunDir) -> Evaluation:
     from odhelper.engine import detections
     from odhelper.engine.restore import checkpoint_step
 
-    run_dir = RunDir(options.run_dir)
     configs = load_run_configs(run_dir)
     checkpoint = run_dir.checkpoint(options.checkpoint)
     label_map = run_label_map(run_dir, configs)
     categories = categories_of(label_map)
     records = detections.split_record_files(configs, options.split, options.records or None)
-    results = detections.collect(configs, checkpoint, records, label_map)
+    step = checkpoint_step(checkpoint)
+    if Path(checkpoint).parent.resolve() == run_dir.exported.checkpoint_dir.resolve():
+        step = int(run_dir.exported.recorded().get("step", step))  # its copy saves no step
+    results, reused = _scored(run_dir, configs, checkpoint, step, records, label_map,
+                              stored_ok=options.split == "validate")
     unique_ids(results)
     metrics = per_class.od_api_metrics(results, categories)
-    evaluation = Evaluation(checkpoint, checkpoint_step(checkpoint), metrics,
+    evaluation = Evaluation(checkpoint, step, metrics,
                             per_class.class_table(results, categories, options.threshold,
-                                                  metrics), split=options.split)
+                                                  metrics), split=options.split,
+                            rule=chosen_rule(options, run_dir), reused=reused)
     place = run_dir.evaluation(options.split)
     evaluation.outputs += tables.save_class_table(evaluation.classes, place.root)
     if options.per_image_table:
@@ -100,14 +172,28 @@ def evaluate(options: EvaluateOptions) -> Evaluation:
     evaluation.outputs.append(place.metrics)
     error_analysis(evaluation, options, results, categories, records, place)
     if options.split == "validate":
-        evaluation.thresholds_file = error_tables.write_thresholds(
-            error_tables.thresholds_record(
-                evaluation.points, errors.choice_rule(options.target_precision,
-                                                      options.target_recall),
-                options.split, records, checkpoint, evaluation.step),
-            run_dir.thresholds)
-        evaluation.outputs.append(run_dir.thresholds)
+        _write_points(run_dir, evaluation, records, place)
     return evaluation
+
+
+def _write_points(run_dir: RunDir, evaluation: Evaluation, records: list[str], place) -> None:
+    """The operating points: eval/thresholds.json always; export/thresholds.json only
+    for the exported checkpoint (the one predict runs)."""
+    record = error_tables.thresholds_record(
+        evaluation.points, errors.choice_rule(evaluation.rule.get("target_precision"),
+                                              evaluation.rule.get("target_recall")),
+        evaluation.split, records, evaluation.checkpoint, evaluation.step)
+    record["rule"] = evaluation.rule
+    record["checkpoint_identity"] = exported_identity(run_dir, evaluation.checkpoint)
+    evaluation.outputs.append(error_tables.write_thresholds(record, place.thresholds))
+    exported = run_dir.exported.recorded()
+    if run_dir.exported.holds(evaluation.checkpoint):
+        evaluation.thresholds_file = error_tables.write_thresholds(record, run_dir.thresholds)
+        evaluation.outputs.append(run_dir.thresholds)
+    elif exported:
+        log.info("Operating points of %s written to %s only: the export holds %s",
+                 Path(evaluation.checkpoint).name, place.thresholds,
+                 exported.get("checkpoint"))
 
 
 def error_analysis(evaluation: Evaluation, options: EvaluateOptions, results, categories,
@@ -117,8 +203,9 @@ def error_analysis(evaluation: Evaluation, options: EvaluateOptions, results, ca
 
     analysis = errors.analyse(results, categories, options.threshold)
     curves = errors.curves(results, categories)
-    points = [errors.operating_point(curve, options.target_precision, options.target_recall)
-              for curve in curves]
+    rule = evaluation.rule
+    points = [errors.operating_point(curve, rule.get("target_precision"),
+                                     rule.get("target_recall")) for curve in curves]
     evaluation.analysis, evaluation.points = analysis, points
     evaluation.outputs += error_tables.save(analysis, curves, points, place)
     for data, path in ((pictures.confusion_heatmap(analysis), place.confusion_png),
@@ -135,8 +222,8 @@ def error_analysis(evaluation: Evaluation, options: EvaluateOptions, results, ca
     for point in points:
         if not point.met:
             log.warning("%s: %s not reached; threshold %.3f kept", point.name,
-                        errors.choice_rule(options.target_precision, options.target_recall),
-                        point.threshold)
+                        errors.choice_rule(rule.get("target_precision"),
+                                           rule.get("target_recall")), point.threshold)
 
 
 def has_split(run_dir: RunDir, split: str) -> bool:
@@ -150,26 +237,48 @@ def has_split(run_dir: RunDir, split: str) -> bool:
         return False
 
 
-def evaluate_after_run(run_dir: RunDir) -> None:
-    """What `odhelper run` does after export: best/ on the validation split (tables,
-    error analysis, RUN/export/thresholds.json), then once on the test split when
-    the dataset has one, reported apart. A failure is logged; the run stands."""
-    from odhelper.constants import PASCAL_MAP50
+def log_headline(evaluation: Evaluation, run_dir: RunDir) -> None:
+    overall = evaluation.classes[-1]
+    log.info("%s: mAP@0.5 %.4f, precision %.4f, recall %.4f at %.2f (%d pictures) -> %s",
+             "TEST split" if evaluation.split == "test" else "Validation split",
+             evaluation.metrics.get(PASCAL_MAP50, float("nan")), overall.precision,
+             overall.recall, 0.5, overall.images, run_dir.evaluation(evaluation.split).root)
 
-    for split in ("validate", "test"):
-        if split == "test" and not has_split(run_dir, split):
-            continue
-        title = "Evaluate best" if split == "validate" else "Test split (scored once)"
-        try:
-            with log.stage(title, f"evaluation {split}", split=split) as stage:
-                found = evaluate(EvaluateOptions(run_dir=run_dir.root, split=split,
-                                                 per_image_table=10))
-                stage.extra.update({"checkpoint step": found.step, f"{split} mAP@0.5": round(
-                    found.metrics.get(PASCAL_MAP50, float("nan")), 6)})
-            overall = found.classes[-1]
-            log.info("%s: mAP@0.5 %.4f, precision %.4f, recall %.4f at %.2f (%d pictures) "
-                     "-> %s", "TEST split" if split == "test" else "Validation split",
-                     found.metrics.get(PASCAL_MAP50, float("nan")), overall.precision,
-                     overall.recall, 0.5, overall.images, run_dir.evaluation(split).root)
-        except Exception as error:  # noqa: BLE001 - the trained run stands
-            log.warning("%s failed: %s", title, error)
+
+def evaluate_exported(run_dir: RunDir, checkpoint: str) -> Evaluation:
+    """The exported checkpoint on the validation split: tables, error analysis and the
+    operating points shipped with the model (the recorded rule)."""
+    found = evaluate(EvaluateOptions(run_dir=run_dir.root, checkpoint=checkpoint,
+                                     per_image_table=10))
+    log_headline(found, run_dir)
+    return found
+
+
+def score_test_split(run_dir: RunDir) -> None:
+    """What `odhelper run` does at its end when the dataset has a test split: the
+    exported checkpoint scored on it once, reported apart. A failure is logged; the
+    run stands."""
+    if not has_split(run_dir, "test"):
+        return
+    try:
+        found = evaluate(EvaluateOptions(run_dir=run_dir.root, split="test",
+                                         checkpoint=exported_checkpoint(run_dir),
+                                         per_image_table=10))
+        log_headline(found, run_dir)
+    except Exception as error:  # noqa: BLE001 - the trained run stands
+        log.warning("Test split evaluation failed: %s", error)
+
+
+def exported_checkpoint(run_dir: RunDir) -> str:
+    """The checkpoint the export was made from, else best."""
+    return run_dir.exported.source_checkpoint(run_dir) or "best"
+
+
+def exported_identity(run_dir: RunDir, checkpoint: str) -> str:
+    """The identity thresholds.json records: the export's own copy counts as the
+    checkpoint it was made from."""
+    from odhelper.rundir import checkpoint_identity
+
+    if Path(checkpoint).parent.resolve() == run_dir.exported.checkpoint_dir.resolve():
+        return run_dir.exported.recorded().get("identity", "")
+    return checkpoint_identity(checkpoint)

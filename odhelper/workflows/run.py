@@ -1,5 +1,10 @@
 """`odhelper run`: tfrecord (optional) -> config -> train with periodic evaluation
--> export -> report, in ONE process, everything in the run directory."""
+-> export -> report, in ONE process, everything in the run directory.
+
+Before anything is written the run folder is checked (workflows/resume.py): a
+folder trained on another dataset is refused, a resumed run keeps its recorded
+configuration.
+"""
 from __future__ import annotations
 
 import time
@@ -7,88 +12,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odhelper import files, log
-from odhelper.options.fields import save_yaml
 from odhelper.options.training import RunOptions
-from odhelper.rundir import LABEL_MAP, RunDir
-from odhelper.workflows import scaleout
+from odhelper.rundir import RunDir
+from odhelper.workflows import resume, scaleout
 
 
 @dataclass
 class RunResult:
     """What a run did. `stopped` says why training ended: "steps" (reached --steps),
     "already finished", "worker" (another worker of a multi-worker run: the chief
-    exports) or the early-stopping reason."""
+    exports) or the early-stopping reason. `history` holds every evaluation of the
+    run (RUN/eval/history.jsonl), oldest first."""
     run_dir: RunDir
     final_step: int
     stopped: str
     best_step: int | None = None
     best_metrics: dict[str, float] = field(default_factory=dict)
     last_metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
     export: Path | None = None
     exported: object = None  # workflows.export.ExportResult (artifacts checked, failures)
     report: Path | None = None
     seconds: float = 0.0
     steps_per_second: float = 0.0
-
-
-def _dataset(options: RunOptions, workers: int, chief: bool) -> tuple[Path, Path | None]:
-    """(dataset, scratch folder to remove): build the dataset from -i XML_DIR, or reuse
-    it when its fingerprint matches."""
-    from odhelper.data.build import build_dataset, dataset_is_current
-
-    if options.input is None:
-        return options.dataset, None
-    tfrecord = scaleout.tfrecord_options(options, workers)
-    if not chief:
-        return scaleout.worker_dataset(tfrecord)
-    if dataset_is_current(tfrecord):
-        log.info("TF Records reused: %s matches %s", options.dataset, options.input)
-        return options.dataset, None
-    with log.stage("TF Record Generator", "conversion", input=options.input) as stage:
-        content = build_dataset(tfrecord)
-        stage.extra["train images"] = content["splits"]["train"]["images"]
-        stage.extra["validate images"] = content["splits"]["validate"]["images"]
-        if "test" in content["splits"]:  # held out: scored once at the end, apart
-            stage.extra["test images"] = content["splits"]["test"]["images"]
-    return options.dataset, None
-
-
-def _configure(options: RunOptions, run_dir: RunDir, dataset: Path, chief: bool) -> dict:
-    """Fill the template into RUN/pipeline.config (label map copied into RUN); another
-    worker only fills it (the chief writes the run directory)."""
-    from odhelper.pipeline import augment, config, registry, zoo
-
-    spec = registry.get(options.model)
-    config.read_dataset(dataset)  # clear error when the dataset is missing or broken
-    if chief:
-        files.write_text(run_dir.label_map, (dataset / LABEL_MAP).read_text(encoding="utf-8"))
-        checkpoint = run_dir.fine_tune_checkpoint() if run_dir.latest_step() else \
-            zoo.resolve(spec, options.checkpoint, options.from_scratch)
-    else:  # another worker restores nothing: it takes the chief's state
-        checkpoint = None
-    configs = config.fill(config.FillRequest(
-        model=options.model, dataset=dataset, steps=options.steps,
-        batch_size=options.batch_size, overrides=options.set, checkpoint=checkpoint,
-        label_map=run_dir.label_map if chief else dataset / LABEL_MAP,
-        augmentation=options.augmentation))
-    if chief:
-        config.write(configs, run_dir.pipeline_config)
-        options.augmentations = augment.describe(configs["train_config"])
-        save_yaml(options, run_dir.options_file)  # with the effective augmentations
-    return configs
+    resumed: bool = False
 
 
 def _hooks(options: RunOptions, run_dir: RunDir, setup, chief: bool):
     from odhelper.engine import hooks as h
-    from odhelper.engine.evaluator import Evaluator
     from odhelper.engine.distribute import several_workers
+    from odhelper.engine.evaluator import Evaluator
     from odhelper.engine.trainer import CheckpointHook, NanGuard
 
     checkpoints = CheckpointHook(options.checkpoint_every)
     if not chief:  # another worker: train and save, nothing else
         return [NanGuard(), checkpoints]
-    chosen = [NanGuard(), h.TrainLogHook(run_dir, options.log_every, options.eval_every),
-              checkpoints]
+    chosen = [NanGuard(), h.TrainLogHook(run_dir, options.log_every, options.eval_every,
+                                         _export_seconds(run_dir)), checkpoints]
     if options.eval_mode == "inline":
         best = h.BestKeeper(run_dir, options.best_metric)
         if several_workers(setup.strategy):  # alone, on a copy: no collective to join
@@ -103,7 +63,20 @@ def _hooks(options: RunOptions, run_dir: RunDir, setup, chief: bool):
     return chosen
 
 
-def _train(options: RunOptions, run_dir: RunDir, configs: dict, result: RunResult) -> bool:
+def _export_seconds(run_dir: RunDir) -> float | None:
+    """How long this run's last export took, for the time left (None: never timed)."""
+    import json
+
+    seconds = None
+    for line in run_dir.timings.read_text().splitlines() if run_dir.timings.is_file() else []:
+        if '"Export"' in line:
+            record = json.loads(line)
+            if record.get("stage") == "Export" and record.get("status") == "success":
+                seconds = float(record["seconds"])
+    return seconds
+
+
+def _train(options: RunOptions, run_dir: RunDir, plan: resume.Plan, result: RunResult) -> bool:
     """Train; True when this process is the chief (it exports and reports)."""
     import tensorflow as tf
 
@@ -112,14 +85,16 @@ def _train(options: RunOptions, run_dir: RunDir, configs: dict, result: RunResul
     from odhelper.engine.hooks import EvalHook
     from odhelper.engine.trainer import Trainer
 
-    scaleout.check_shards(configs, worker_count(options.strategy))
+    scaleout.check_shards(plan.configs, worker_count(options.strategy))
     scaleout.check_precision(options)
     strategy = make_strategy(options.strategy, options.cpu_replicas)
     tf.random.set_seed(options.seed)
     log.info("TensorBoard: tensorboard --logdir %s", run_dir.root.resolve())
-    with log.stage("Transfer learning", "learning", model=options.model) as stage:
+    title = "Transfer learning" if plan.configs["train_config"].fine_tune_checkpoint \
+        or run_dir.latest_step() else "Training from scratch"
+    with log.stage(title, "learning", model=options.model) as stage:
         with scaleout.precision(options.precision):
-            setup = build_training(configs, run_dir, strategy, options.keep_checkpoints)
+            setup = build_training(plan.configs, run_dir, strategy, options.keep_checkpoints)
         chief = is_chief(setup.strategy)
         start = setup.step
         try:
@@ -137,34 +112,30 @@ def _train(options: RunOptions, run_dir: RunDir, configs: dict, result: RunResul
             stage.extra["first step s"] = round(trainer.first_step_seconds, 1)
         if trainer.stop_reason:
             stage.extra["stopped"] = trainer.stop_reason
-    result.final_step, result.steps_per_second = final, trainer.steps_per_second
-    result.stopped = trainer.stop_reason or "steps"
-    for hook in hooks:
-        if isinstance(hook, EvalHook):
-            result.last_metrics = hook.last_metrics
+        result.final_step, result.steps_per_second = final, trainer.steps_per_second
+        result.stopped = trainer.stop_reason or "steps"
+        for hook in hooks:
+            if isinstance(hook, EvalHook):
+                result.last_metrics = hook.last_metrics
+        del trainer, hooks, setup  # the training graph goes inside the stage's time
     if not chief:
         result.stopped = "worker"
         return False
     files.write_json(run_dir.done_marker, {"steps": options.steps, "final_step": final,
-                                           "stopped": trainer.stop_reason})
+                                           "stopped": result.stopped})
     return True
 
 
-def _best_and_last(run_dir: RunDir, result: RunResult) -> None:
-    """The best evaluation so far, and the last one when this process made none
-    (a run resumed after its training had finished)."""
+def _from_history(run_dir: RunDir, result: RunResult) -> None:
+    """The best and the last evaluation, from the run's records."""
     import json
 
+    result.history = run_dir.history.records()
+    if result.history and not result.last_metrics:
+        result.last_metrics = result.history[-1]["metrics"]
     if run_dir.best_record.is_file():
         record = json.loads(run_dir.best_record.read_text())
         result.best_step, result.best_metrics = record.get("step"), record.get("metrics", {})
-    if not result.last_metrics and run_dir.timings.is_file():
-        for line in reversed(run_dir.timings.read_text().splitlines()):
-            record = json.loads(line) if '"Evaluate model"' in line else {}
-            if record.get("status") == "success":
-                result.last_metrics = {k: float(v) for k, v in record.items()
-                                       if isinstance(v, (int, float)) and "/" in k}
-                break
 
 
 def run(options: RunOptions) -> RunResult:
@@ -174,57 +145,57 @@ def run(options: RunOptions) -> RunResult:
 
     registry.get(options.model)  # unknown model: usage error before anything happens
     run_dir = RunDir(options.run_dir)
-    chief = chief_task(options.strategy)  # another worker writes nothing into RUN
-    if not chief:
-        return _run(options, run_dir, chief)
-    with run_dir.locked("run"), log.to_dir(run_dir.root):
-        return _run(options, run_dir, chief)
+    if not chief_task(options.strategy):  # another worker writes nothing into RUN
+        return _worker(options, run_dir)
+    plan = resume.Plan()
+    with run_dir.opened("run", options, ("Program", "program"),
+                        check=lambda: resume.prepare(options, run_dir, plan),
+                        model=options.model, **{"num steps": options.steps}) as opened:
+        return _run(options, run_dir, plan, opened.stage)
 
 
-def _run(options: RunOptions, run_dir: RunDir, chief: bool) -> RunResult:
+def _worker(options: RunOptions, run_dir: RunDir) -> RunResult:
     from odhelper.engine.distribute import worker_count
+
+    plan = resume.Plan()
+    scratch = resume.worker_plan(options, run_dir, plan, worker_count(options.strategy))
+    result = RunResult(run_dir, 0, "worker")
+    try:
+        _train(options, run_dir, plan, result)
+    finally:
+        scaleout.remove_scratch(scratch)
+    log.info("Worker done: the chief exports and reports")
+    return result
+
+
+def _run(options: RunOptions, run_dir: RunDir, plan: resume.Plan, stage) -> RunResult:
+    from odhelper.workflows.evaluate import score_test_split
     from odhelper.workflows.export import export_run
 
     started = time.perf_counter()
-    log.info("Program start [ model : %s, num steps : %d ]", options.model, options.steps)
-    if chief:
-        save_yaml(options, run_dir.options_file)
-    result = RunResult(run_dir, run_dir.latest_step(), "already finished")
+    result = RunResult(run_dir, run_dir.latest_step(), "already finished", resumed=plan.resumed)
     finished = (run_dir.finished_steps() or 0) >= options.steps
     if finished:
         log.info("Run %s already finished at step %d (--steps %d): nothing to train",
                  run_dir, result.final_step, options.steps)
     else:
-        if chief:
-            run_dir.done_marker.unlink(missing_ok=True)  # --steps grew: continue training
+        run_dir.done_marker.unlink(missing_ok=True)  # --steps grew: continue training
         if run_dir.latest_step():
             log.info("Continuing %s from step %d to %d", run_dir, run_dir.latest_step(),
                      options.steps)
-        dataset, scratch = _dataset(options, worker_count(options.strategy), chief)
-        try:
-            with log.stage("Create config", "config", model=options.model):
-                configs = _configure(options, run_dir, dataset, chief)
-            trained_as_chief = _train(options, run_dir, configs, result)
-        finally:
-            scaleout.remove_scratch(scratch)
-        if not trained_as_chief:
-            log.info("Worker done: the chief exports and reports")
-            return result
-    _best_and_last(run_dir, result)
-    exported = run_dir.saved_model.exists()
-    if options.export and not (finished and exported):
+        run_dir.record_trained_on(plan.summary.identity(), plan.summary.folder, options.model)
+        _train(options, run_dir, plan, result)
+    _from_history(run_dir, result)
+    if options.export:
         result.exported = export_run(run_dir, options)
-        if options.report:  # thresholds.json beside the export; the test split, once
-            from odhelper.workflows.evaluate import evaluate_after_run
-            evaluate_after_run(run_dir)
+        score_test_split(run_dir)
     result.export = run_dir.export if run_dir.saved_model.exists() else None
-    if options.report and not (finished and run_dir.report.exists()):
+    if options.report and not (finished and run_dir.report.exists() and
+                               not (result.exported and result.exported.made)):
         from odhelper.workflows.report import report_after_run
         result.report = report_after_run(run_dir)
     elif run_dir.report.exists():
         result.report = run_dir.report
     result.seconds = time.perf_counter() - started
-    log.info("Program end [ Total time : %s ]", log.hms(result.seconds))
-    log.record({"stage": "Program", "status": "success", "seconds": round(result.seconds, 3),
-                "model": options.model, "num steps": options.steps})
+    stage.extra.update({"final step": result.final_step, "stopped": result.stopped})
     return result
