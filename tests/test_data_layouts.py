@@ -94,13 +94,16 @@ def test_same_named_pictures_equally_near_are_refused_naming_each(tmp_path):
     small_picture(root / "img_b" / "1.jpg", "black")
     small_xml(root / "ann" / "2.xml", "2.jpg")
     small_picture(root / "img_a" / "2.jpg")
+    small_xml(root / "ann" / "3.xml", "cats/3.jpg")  # a <filename> with a folder settles it
+    small_picture(root / "img_a" / "cats" / "3.jpg")
+    small_picture(root / "img_a" / "dogs" / "3.jpg", "black")
     content = build_dataset(options(root, tmp_path / "out", split_ratio=0.5))
     refused = _problems(content, "ambiguous_image")
     assert set(refused) == {"ann/1.xml"}
     assert "img_a/1.jpg" in refused["ann/1.xml"] and "img_b/1.jpg" in refused["ann/1.xml"]
     assert "--images" in refused["ann/1.xml"]
     assert _csv_paths(tmp_path / "out", "train") | _csv_paths(tmp_path / "out", "validate") \
-        == {"img_a/2.jpg"}
+        == {"img_a/2.jpg", "img_a/cats/3.jpg"}
     again = build_dataset(options(root, tmp_path / "out", split_ratio=0.5,
                                   images=root / "img_b"))  # --images settles it
     assert not _problems(again, *UNPAIRED)

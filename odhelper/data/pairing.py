@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import os
+import posixpath
 
 from odhelper import log
 from odhelper.data import worker
@@ -52,10 +53,15 @@ class _Search:
         self.annotated = {os.path.dirname(path) for path in index.xml_files}
         self._nearby: dict[str, str] | None = None
 
-    def _nearest(self, folder: str, name: str) -> list[str]:
-        """The pictures named `name` at the nearest level holding any: under `folder`,
-        under each folder above it inside the input, then anywhere."""
-        everywhere = _distinct(self.by_name.get(name.lower(), []))
+    def _nearest(self, folder: str, wanted: str) -> list[str]:
+        """The pictures `wanted` names at the nearest level holding any: under `folder`,
+        under each folder above it inside the input, then anywhere. A <filename> with
+        folders (`cats/1.jpg`) prefers the pictures whose path ends so."""
+        everywhere = _distinct(self.by_name.get(posixpath.basename(wanted).lower(), []))
+        if "/" in wanted:
+            tail = "/" + posixpath.normpath(wanted).lower()
+            ending = [p for p in everywhere if p.replace(os.sep, "/").lower().endswith(tail)]
+            everywhere = ending or everywhere
         while len(folder) > len(self.root) and folder.startswith(self.root):
             here = [path for path in everywhere if path.startswith(folder + os.sep)]
             if here:
@@ -72,8 +78,9 @@ class _Search:
         return None
 
     def pair(self, item: worker.Item) -> None:
-        name = os.path.basename(item.wanted.replace("\\", "/"))
-        found = self._nearest(os.path.dirname(item.source_file), name)
+        wanted = item.wanted.replace("\\", "/")
+        name = posixpath.basename(wanted)
+        found = self._nearest(os.path.dirname(item.source_file), wanted)
         free = [path for path in found if self._taken_by(path) is None]
         annotation, item.annotation, item.wanted = item.annotation, None, ""
         if len(free) == 1:
@@ -103,9 +110,10 @@ class _Search:
         folder = self._nearby_folders().get(name.lower())
         if folder:
             return (f"no picture named {name!r} under {searched}; one is in {folder}, "
-                    f"outside it: give --images {_typed(folder)}")
+                    f"outside it: give --images {_typed(folder)} (or -i a folder holding both)")
         return (f"no picture named {name!r} (nor one named like the XML) anywhere under "
-                f"{searched}; give --images with the folder of the pictures")
+                f"{searched}; give --images with the folder of the pictures (or -i a folder "
+                "holding both)")
 
     def _nearby_folders(self) -> dict[str, str]:
         """lower-case picture name -> a folder near the input, outside it, holding it:
