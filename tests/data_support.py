@@ -26,6 +26,22 @@ def options(input_dir, output_dir, **kwargs) -> TfrecordOptions:
     return TfrecordOptions(input=Path(input_dir), output=Path(output_dir), **kwargs)
 
 
+def small_picture(path: Path, colour="white") -> None:
+    """A 48x32 one-colour JPEG (or by suffix) at `path`."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (48, 32), colour).save(path)
+
+
+def small_xml(path: Path, filename: str, name="cat") -> None:
+    """A LabelImg XML at `path` naming `filename`, with one `name` box on 48x32 pixels."""
+    from odhelper.data.annotation import Annotation, Box, write_xml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_xml(Annotation(filename, 48, 32, boxes=[Box(name, 4, 4, 30, 20)]), path)
+
+
 def decode_records(paths) -> list[dict]:
     """Every record through the OD API's own TfExampleDecoder, as numpy values."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

@@ -1,26 +1,14 @@
-"""Picture pairing never guesses across folders, keeps a picture's own XML, and says
-so when it falls back to pairing by name."""
+"""Picture pairing never takes a stranger's picture from another folder, keeps a picture's
+own XML, and says so when it falls back to pairing by name (the layouts it finds pictures
+in: test_data_layouts.py)."""
 from __future__ import annotations
 
 import csv
 import logging
 from pathlib import Path
 
-from PIL import Image
-
-from data_support import options
-from odhelper.data.annotation import Annotation, Box, write_xml
+from data_support import options, small_picture, small_xml
 from odhelper.data.build import build_dataset
-
-
-def _picture(path: Path, colour="white") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (48, 32), colour).save(path)
-
-
-def _xml(path: Path, filename: str, name="cat") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_xml(Annotation(filename, 48, 32, boxes=[Box(name, 4, 4, 30, 20)]), path)
 
 
 def _convert(root: Path, tmp_path: Path) -> dict:
@@ -42,12 +30,14 @@ def _sources(tmp_path: Path, content: dict) -> dict[str, str]:
 
 def test_no_pairing_with_a_same_named_picture_in_another_folder(tmp_path):
     root = tmp_path / "in"
-    _xml(root / "a" / "shot.xml", "shot.jpg", name="from_a")  # its picture is missing
-    _picture(root / "b" / "shot.jpg")  # a stranger's picture of the same name
-    _xml(root / "b" / "other.xml", "other.jpg")
-    _picture(root / "b" / "other.jpg")
+    small_xml(root / "a" / "shot.xml", "shot.jpg", name="from_a")  # its picture is missing
+    small_picture(root / "b" / "shot.jpg")  # a stranger's picture of the same name
+    small_xml(root / "b" / "other.xml", "other.jpg")
+    small_picture(root / "b" / "other.jpg")
     content = _convert(root, tmp_path)
-    assert "a/shot.xml" in _problems(content, "missing_image")
+    missing = _problems(content, "missing_image")  # b/ holds annotations: its pictures are theirs
+    assert "b/shot.jpg: it sits among other annotations" in missing["a/shot.xml"]
+    assert "give --images" in missing["a/shot.xml"]
     assert "b/shot.jpg" not in _sources(tmp_path, content)
 
 
@@ -56,11 +46,11 @@ def test_a_pictures_own_xml_wins_over_a_strangers(tmp_path):
     images/p.xml sits beside it: the picture's own XML is kept, and the other is
     told which and why, even though it comes first in path order."""
     root = tmp_path / "in"
-    _picture(root / "images" / "p.jpg")
-    _xml(root / "images" / "p.xml", "p.jpg", name="own")
-    _xml(root / "annotations" / "p.xml", "p.jpg", name="stranger")
-    _picture(root / "images" / "q.jpg")
-    _xml(root / "annotations" / "q.xml", "q.jpg", name="layout")  # sibling layout still pairs
+    small_picture(root / "images" / "p.jpg")
+    small_xml(root / "images" / "p.xml", "p.jpg", name="own")
+    small_xml(root / "annotations" / "p.xml", "p.jpg", name="stranger")
+    small_picture(root / "images" / "q.jpg")
+    small_xml(root / "annotations" / "q.xml", "q.jpg", name="layout")  # sibling layout still pairs
     content = _convert(root, tmp_path)
     twice = _problems(content, "image_annotated_twice")
     assert set(twice) == {"annotations/p.xml"}
@@ -71,10 +61,10 @@ def test_a_pictures_own_xml_wins_over_a_strangers(tmp_path):
 
 def test_fallback_pairing_by_stem_is_a_noted_problem(tmp_path, caplog):
     root = tmp_path / "in"
-    _picture(root / "Holiday.JPG")
-    _xml(root / "holiday.xml", "renamed_since.png")
-    _picture(root / "plain.jpg")
-    _xml(root / "plain.xml", "plain.jpg")
+    small_picture(root / "Holiday.JPG")
+    small_xml(root / "holiday.xml", "renamed_since.png")
+    small_picture(root / "plain.jpg")
+    small_xml(root / "plain.xml", "plain.jpg")
     with caplog.at_level(logging.INFO):
         content = _convert(root, tmp_path)
     noted = _problems(content, "paired_by_name")

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Callable
 
 from odhelper import __version__, files, log
-from odhelper.data import (background, balance, claims, csvout, discover, formats, keep,
-                           labelmap, pools, recordio, split, summary, worker)
+from odhelper.data import (background, balance, claims, csvout, discover, formats,
+                           imagesets, keep, labelmap, pools, recordio, split, summary, worker)
 from odhelper.options.data import TfrecordOptions
 from odhelper.data.problems import Report, problem
 from odhelper.datasetdir import DatasetDir, DatasetSummary
@@ -55,13 +55,15 @@ def dataset_is_current(options: TfrecordOptions) -> bool:
     return recorded.fingerprint == fingerprint(options, index)
 
 
-def _select(items: list[worker.Item], report: Report):
-    """Usable items (one annotation per image: `claims.keep`), grouped by twin key;
-    pass 1's problems reported."""
+def _select(items: list[worker.Item], report: Report, lists: imagesets.Lists | None):
+    """Usable items (one annotation per image: `claims.keep`; in the split lists, if
+    any), grouped by twin key; pass 1's problems reported."""
     for item in items:
         report.extend(item.problems)
         item.problems = []  # reported; pass 2 brings its own
     chosen = claims.keep([item for item in items if item.usable], report)
+    if lists is not None:
+        chosen = lists.keep_listed(chosen, report)
     groups: dict[str, list[worker.Item]] = {}
     for item in chosen:
         groups.setdefault(item.twin_key, []).append(item)
@@ -71,20 +73,35 @@ def _select(items: list[worker.Item], report: Report):
 def _report_twins(parts: dict[str, list[worker.Item]], report: Report) -> None:
     """Byte-identical images, found by their SHA-256 (computed while writing)."""
     groups: dict[str, list[worker.Item]] = {}
-    for items in parts.values():
+    sides: dict[str, set[str]] = {}
+    for side, items in parts.items():
         for item in items:
             groups.setdefault(item.sha256, []).append(item)
-    for twins in groups.values():
+            sides.setdefault(item.sha256, set()).add(side)
+    for sha, twins in groups.items():
         if len(twins) > 1:
             twins.sort(key=lambda t: t.image_name)
             names = ", ".join(t.image_name for t in twins[:4]) + (
                 f" and {len(twins) - 4} more" if len(twins) > 4 else "")
+            reason = "identical_images" if len(sides[sha]) == 1 else "identical_across_splits"
             for twin in twins:
-                report.add(problem(twin.xml, "identical_images", f"same bytes as: {names}"))
+                report.add(problem(twin.xml, reason, f"same bytes as: {names}"))
 
 
 def _split(groups: dict[str, list[worker.Item]], options: TfrecordOptions,
-           kept: keep.KeptValidation | None) -> dict[str, list]:
+           kept: keep.KeptValidation | None, lists: imagesets.Lists | None) -> dict[str, list]:
+    if lists is not None:  # a VOC devkit's own lists
+        parts = lists.parts(groups)
+    else:
+        parts = _stratified(groups, options, kept)
+    for side, items in parts.items():  # a seeded, order-independent shuffle
+        items.sort(key=lambda i: (i.twin_key, i.image_name))
+        random.Random(f"{options.seed}:{side}").shuffle(items)
+    return parts
+
+
+def _stratified(groups: dict[str, list[worker.Item]], options: TfrecordOptions,
+                kept: keep.KeptValidation | None) -> dict[str, list]:
     if kept is not None:  # validation is the kept one: everything new trains
         sides = {key: split.TRAIN for key in groups}
     else:
@@ -95,9 +112,6 @@ def _split(groups: dict[str, list[worker.Item]], options: TfrecordOptions,
         parts[split.TEST] = []
     for key, twins in groups.items():
         parts[sides[key]].extend(twins)
-    for side, items in parts.items():  # a seeded, order-independent shuffle
-        items.sort(key=lambda i: (i.twin_key, i.image_name))
-        random.Random(f"{options.seed}:{side}").shuffle(items)
     return parts
 
 
@@ -225,13 +239,16 @@ def _context(options: TfrecordOptions, index, kept) -> worker.Context:
 
 def _nothing_usable(options: TfrecordOptions, found: int, report: Report) -> OdhelperError:
     report.log_summary()
+    unpaired = next((p for p in report.sorted() if p.reason in ("missing_image",
+                                                                 "ambiguous_image")), None)
+    hint = f"; e.g. {unpaired.file}: {unpaired.detail}" if unpaired else ""
     return OdhelperError(f"{options.input}: nothing usable: all {found} annotations have "
-                         f"problems ({', '.join(report.counts())})")
+                         f"problems ({', '.join(report.counts())}){hint}")
 
 
-def _plan(items, options: TfrecordOptions, report: Report, kept, found: int):
+def _plan(items, options: TfrecordOptions, report: Report, kept, found: int, lists):
     """Pass 1's items -> (label ids, items per side, shard counts)."""
-    chosen, groups = _select(items, report)
+    chosen, groups = _select(items, report, lists)
     if not chosen:
         raise _nothing_usable(options, found, report)
     label_ids = _label_ids(options, chosen)
@@ -239,7 +256,7 @@ def _plan(items, options: TfrecordOptions, report: Report, kept, found: int):
         item.xml for item in chosen if any(b.name == name for b in item.boxes)))
     if kept is not None:
         groups = kept.exclude(groups, report)
-    parts = _split(groups, options, kept)
+    parts = _split(groups, options, kept, lists)
     plan = None
     if options.balance != "none":  # training side only
         plan = balance.plan(parts[split.TRAIN], options.balance, options.balance_threshold,
@@ -338,11 +355,13 @@ def _build_dataset(options: TfrecordOptions, folder: DatasetDir, accept) -> dict
 def _convert(options: TfrecordOptions, index, kept, output: Path) -> dict:
     report = Report(strict=options.strict)
     context = _context(options, index, kept)
+    lists = imagesets.announce(imagesets.find(index), str(index.roots[0]), options.split_from,
+                               index.kind)
     items = formats.first_pass(options, index, context)
     found = len(items)
     if options.negatives:
         items += background.negative_items(options.negatives, context.hash_early)
-    label_ids, parts, counts, plan = _plan(items, options, report, kept, found)
+    label_ids, parts, counts, plan = _plan(items, options, report, kept, found, lists)
     planned = parts[split.TRAIN]  # with the --balance copies
     shard_names, parts = _second_pass(context, options, label_ids, parts, counts, report, found,
                                       output)

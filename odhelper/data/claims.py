@@ -1,17 +1,20 @@
 """One annotation per image: when several XMLs lead to one picture, which is kept.
 
 Best first: the picture's own XML (beside it, same name), then an XML whose
-`<filename>` names it, then one paired only by name (the fallback); among equals
+`<filename>` names it (found in its own places, then by the wider search of
+pairing.py), then one paired only by name (the fallback); among equals
 the first in path order. Each XML left out is a problem saying which one is kept
 and why; the kept XML is never a stranger's when the picture's own is there.
 """
 from __future__ import annotations
 
-from odhelper.data.discover import PAIRED_BESIDE, PAIRED_BY_FILENAME, PAIRING_RANK
+from odhelper.data.discover import PAIRED_BESIDE, PAIRED_BY_FILENAME, PAIRED_ELSEWHERE, \
+    PAIRING_RANK
 from odhelper.data.problems import Report, problem
 
 _WHY = {PAIRED_BESIDE: "it is the picture's own XML (beside it, same name)",
-        PAIRED_BY_FILENAME: "its <filename> names the picture"}
+        PAIRED_BY_FILENAME: "its <filename> names the picture, in its own places",
+        PAIRED_ELSEWHERE: "its <filename> names the picture"}
 
 
 def keep(items: list, report: Report) -> list:
@@ -39,4 +42,5 @@ def keep(items: list, report: Report) -> list:
 
 def _kind(pairing: str) -> str:
     return {PAIRED_BESIDE: "both beside it", PAIRED_BY_FILENAME: "both name it in "
-            "<filename>"}.get(pairing, "both paired by name")
+            "<filename>", PAIRED_ELSEWHERE: "both name it in <filename>, found in another "
+            "folder"}.get(pairing, "both paired by name")

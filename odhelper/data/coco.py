@@ -53,7 +53,7 @@ def read(found: discover.FileIndex, images_dir: Path | None) -> list[worker.Item
         label = os.path.relpath(json_path, found.roots[0]).replace(os.sep, "/")
         for picture in content["images"]:
             file_name = str(picture.get("file_name", ""))
-            item = worker.Item(xml=f"{label}:{file_name}")
+            item = worker.Item(xml=f"{label}:{file_name}", source_file=json_path)
             items.append(item)
             annotation = Annotation(os.path.basename(file_name), int(picture.get("width") or 0),
                                     int(picture.get("height") or 0))
@@ -72,8 +72,10 @@ def read(found: discover.FileIndex, images_dir: Path | None) -> list[worker.Item
             if how != discover.PAIRED_BY_FILENAME:  # by the JSON's name: meaningless here
                 image_path = None
             if image_path is None:
-                item.problems.append(problem(item.xml, "missing_image",
-                                             f"no image for file_name {file_name!r}"))
+                if file_name:  # searched further once every picture is known (pairing.py)
+                    item.wanted, item.annotation = file_name, annotation
+                else:
+                    item.problems.append(problem(item.xml, "missing_image", "no file_name"))
                 continue
             worker.accept(item, annotation, image_path, worker.relative(image_path, found.roots))
     return items

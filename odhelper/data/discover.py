@@ -5,9 +5,10 @@ use that index, so no per-image `stat`/`listdir` is needed. The image is looked
 for, by `<filename>` (case-insensitively), only in the XML's own places: beside
 the XML, in the layout's image folder (`Annotations/` -> `JPEGImages/`,
 `annotations/` -> `images/`, same sub-path), in `--images` (mirrored sub-path,
-then its top). Never by name in some other sub-folder. Failing that, an image
-named like the XML's stem (or `<filename>`'s stem with another extension) in
-those places is taken, and said so (`PAIRED_BY_STEM`).
+then its top). Failing that, an image named like the XML's stem (or
+`<filename>`'s stem with another extension) in those places is taken, and said
+so (`PAIRED_BY_STEM`). Only when none of these places has a picture does the
+wider search of pairing.py look in the other folders, after pass 1.
 """
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ LAYOUT_FOLDERS = {"annotations": ("JPEGImages", "images", "Images"),
 # the better pairing is kept).
 PAIRED_BESIDE = "beside"  # the image's own XML: same folder, same stem
 PAIRED_BY_FILENAME = "filename"  # <filename> found in one of the XML's places
+PAIRED_ELSEWHERE = "elsewhere"  # <filename> found by the wider search (pairing.py)
 PAIRED_BY_STEM = "stem"  # fallback: named like the XML (or <filename> with another extension)
-PAIRING_RANK = {PAIRED_BESIDE: 0, PAIRED_BY_FILENAME: 1, PAIRED_BY_STEM: 2}
+PAIRING_RANK = {PAIRED_BESIDE: 0, PAIRED_BY_FILENAME: 1, PAIRED_ELSEWHERE: 2, PAIRED_BY_STEM: 3}
 
 
 @dataclass

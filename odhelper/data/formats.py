@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from odhelper.data import discover, pools, worker
+from odhelper.data import discover, pairing, pools, worker
 from odhelper.errors import OdhelperError
 from odhelper.options.data import TfrecordOptions
 
@@ -88,13 +88,17 @@ def index(options: TfrecordOptions) -> discover.FileIndex:
 
 def first_pass(options: TfrecordOptions, found: discover.FileIndex,
                context: worker.Context) -> list[worker.Item]:
-    """One item per annotation (per picture for COCO and YOLO)."""
+    """One item per annotation (per picture for COCO and YOLO); a picture not in its
+    annotation's own places is looked for further (pairing.py)."""
     kind = found.kind
+    worker.install(context)  # the readers here and the wider search finish items as pass 1 does
+    if kind == "yolo":
+        from odhelper.data import yolo
+        return yolo.read(options.input.resolve(), found)
     if kind == "voc":
-        return pools.first_pass(found, context, options)
-    worker.install(context)  # these readers run here and finish each item as pass 1 does
-    if kind == "coco":
+        items = pools.first_pass(found, context, options)
+    else:
         from odhelper.data import coco
-        return coco.read(found, options.images)
-    from odhelper.data import yolo
-    return yolo.read(options.input.resolve(), found)
+        items = coco.read(found, options.images)
+    pairing.resolve(items, found)
+    return items

@@ -19,6 +19,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "not_an_annotation": ("error", "annotation skipped"),
     "unsafe_filename": ("error", "annotation skipped (filename escapes the input folder)"),
     "missing_image": ("error", "annotation skipped"),
+    "ambiguous_image": ("error", "annotation skipped (several pictures of its <filename>, "
+                                 "none nearer: not guessed)"),
     "image_annotated_twice": ("error", "annotation skipped (the image's other XML is kept: "
                                        "see the detail)"),
     "paired_by_name": ("warning", "paired by name (fallback): check that it is the right "
@@ -49,6 +51,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "many_boxes": ("warning", "kept; the training config's max_number_of_boxes (and max "
                               "detections) are raised to fit it"),
     "identical_images": ("warning", "kept, grouped: always on the same side of the split"),
+    "identical_across_splits": ("warning", "kept where the split lists put it: the same "
+                                           "picture is on two sides of the split"),
+    "not_in_split_lists": ("info", "left out: --split-from imagesets and the ImageSets lists "
+                                   "put it on no side (or on two)"),
     "exif_rotated": ("warning", "stored pixels match the orientation the boxes were drawn on"),
     "grayscale_image": ("info", "kept as is (the decoder expands it to 3-channel RGB)"),
     "converted_image": ("info", "re-encoded so that it decodes to 3-channel RGB"),

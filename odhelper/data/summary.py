@@ -36,8 +36,7 @@ def dataset_record(options: TfrecordOptions, label_ids: dict[str, int], parts: d
     return {
         "name": options.dataset_name,
         "seed": options.seed,
-        "ratio": round(options.train_fraction, 6),
-        **({"test_ratio": round(options.test_fraction, 6)} if options.test_fraction else {}),
+        **_ratios(options, parts),
         "fingerprint": fingerprint,
         "input": str(options.input.resolve()),
         "images_dir": str(options.images.resolve()) if options.images else None,
@@ -52,6 +51,16 @@ def dataset_record(options: TfrecordOptions, label_ids: dict[str, int], parts: d
         "options": {k: v for k, v in options.affecting_output().items()
                     if k not in ("input", "images")},
     }
+
+
+def _ratios(options: TfrecordOptions, parts: dict[str, list]) -> dict[str, float]:
+    """The train (and test) share: -sr's, or the one the split lists gave."""
+    if options.split_from == "ratio":
+        train, test = options.train_fraction, options.test_fraction
+    else:
+        total = max(1, sum(len(items) for items in parts.values()))
+        train, test = len(parts["train"]) / total, len(parts.get("test", ())) / total
+    return {"ratio": round(train, 6), **({"test_ratio": round(test, 6)} if test else {})}
 
 
 def table_lines(content: dict) -> list[str]:

@@ -67,6 +67,8 @@ class Item:
     annotation: Annotation | None = None  # pass 1 -> pass 2 only
     has_size: bool = False  # the XML's <size> was usable
     pairing: str = PAIRED_BY_FILENAME  # how the image was found (discover.PAIRED_*)
+    wanted: str = ""  # pass 1: the <filename> not in the annotation's own places (pairing.py)
+    source_file: str = ""  # the annotation file's path, if `wanted` or `xml` is not one (COCO)
 
     @property
     def twin_key(self) -> str:
@@ -150,9 +152,12 @@ def _read_annotation(xml_path: str, item: Item) -> None:
         return
     image_path, item.pairing = _context["finder"].find(xml_path, annotation.filename)
     if image_path is None:
-        item.problems.append(problem(rel, "missing_image",
-                                     f"no image for <filename> {annotation.filename!r} "
-                                     "or the XML's name"))
+        if annotation.filename:  # searched further once every annotation is read
+            item.wanted, item.source_file, item.annotation = (annotation.filename, xml_path,
+                                                              annotation)
+        else:
+            item.problems.append(problem(rel, "missing_image", "no <filename>, and no "
+                                         "picture named like the XML in its folders"))
         return
     accept(item, annotation, image_path, relative(image_path, ctx.index.roots))
     if item.pairing == PAIRED_BY_STEM:

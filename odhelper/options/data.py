@@ -1,6 +1,8 @@
-"""Options of `odhelper tfrecord` (one dataclass: flags, defaults, dataset.json record)."""
+"""Options of `odhelper tfrecord` (one dataclass: flags, defaults, dataset.json record);
+its input options are shared with `odhelper run -i` (DataInputOptions)."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +14,7 @@ from odhelper.options.fields import option
 
 FORMATS = ("auto", "voc", "coco", "yolo")
 BALANCE_MODES = ("none", "sqrt", "repeat")
+SPLIT_SOURCES = ("ratio", "imagesets")
 # Folder names that say nothing about the dataset (the label map copy's name).
 GENERIC_FOLDERS = {"annotations", "images", "jpegimages", "train", "test", "val", "xml", "data"}
 
@@ -46,31 +49,24 @@ def split_fractions(ratio) -> tuple[float, float, float]:
 
 
 @dataclass
-class TfrecordOptions:
+class DataInputOptions:
+    """How the annotations are read, checked and split: the options `odhelper tfrecord`
+    and `odhelper run -i` (which makes its dataset with them) share."""
     RENAMED = {"keep_empty": "background"}  # old YAML keys (--keep-empty is a flag alias)
 
-    input: Path = option(None, "folder searched recursively for LabelImg / Pascal VOC *.xml "
-                         "(a VOC devkit with Annotations/ + JPEGImages/ works too), or a COCO "
-                         "instances JSON (file, or folder with annotations/*.json), or a YOLO "
-                         "folder (images/ + labels/*.txt + data.yaml or classes.txt)",
-                         flags=("-i",))
+    input: Path | None = option(None, "annotations to convert", flags=("-i",))
     format: str = option("auto", "annotation format of --input (auto: detected)",
                          choices=FORMATS)
-    output: Path = option(Path("dataset"), "dataset folder to write", flags=("-o",))
-    images: Path | None = option(None, "folder holding the images when they live apart from the XML")
-    split_ratio: str = option("9", "train share: tenths as in the original helper tool (9 = 90 %% "
-                              "train, 10 %% validate) or a fraction such as 0.85; three parts "
-                              "train,validate,test (8,1,1 or 0.8,0.1,0.1) add a test split",
-                              flags=("-sr",))
-    seed: int = option(42, "seed of the split and the shard order")
+    images: Path | None = option(None, "folder holding the pictures when they are not under "
+                                 "the input; searched right after the XML's own folders (so it "
+                                 "also settles same-named pictures)")
     label_map: Path | None = option(None, "label_map.pbtxt to use (boxes of other classes are "
                                     "dropped); default: generated from the classes found",
                                     flags=("-l",))
-    name: str | None = option(None, "dataset name for label_maps/NAME.pbtxt (default: the "
-                              "output folder's name; for ./dataset the input's)")
-    keep_validate: Path | None = option(None, "earlier dataset folder whose validation split is "
-                                        "kept byte for byte (its validate records reused, its "
-                                        "images never trained on); all new images train")
+    split_from: str = option("ratio", "ratio: split by -sr, stratified over classes; "
+                             "imagesets: a VOC devkit's ImageSets/Main lists (train.txt, "
+                             "val.txt, test.txt) are the split, annotations in no list are "
+                             "left out", choices=SPLIT_SOURCES)
     background: bool = option(True, "keep background pictures (an annotation without any "
                               "object) as examples with zero boxes (--keep-empty: the old "
                               "name)", flags=("--keep-empty",))
@@ -88,6 +84,46 @@ class TfrecordOptions:
                                  "pixel data that the header and end-marker checks miss)")
     max_pixels: int = option(MAX_PIXELS, "refuse pictures with more pixels (width x height) "
                              "than this, which would exhaust memory in training; 0 = no limit")
+
+    def check_input_fields(self, command: str) -> None:
+        """Paths as Path, values in range."""
+        for name in ("input", "images", "label_map", "negatives"):
+            value = getattr(self, name)
+            setattr(self, name, Path(value) if value else None)
+        if self.balance_threshold < 0:
+            raise UsageError(f"{command}: --balance-threshold must be >= 0")
+        if self.max_pixels < 0:
+            raise UsageError(f"{command}: --max-pixels must be >= 0")
+
+    def input_fields(self) -> dict:
+        """These options' values (to make a TfrecordOptions from another command's)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(DataInputOptions)}
+
+    def input_fields_changed(self) -> list[str]:
+        """The flags of these options (but --input) set to something else than the default."""
+        return ["--" + f.name.replace("_", "-") for f in dataclasses.fields(DataInputOptions)
+                if f.name != "input" and getattr(self, f.name) != f.default]
+
+
+@dataclass
+class TfrecordOptions(DataInputOptions):
+    input: Path = option(None, "folder searched recursively for LabelImg / Pascal VOC *.xml "
+                         "(each picture found by <filename>: beside the XML, in the layout's "
+                         "picture folder, in --images, else in any folder under them), or a "
+                         "COCO instances JSON (file, or folder with annotations/*.json), or a "
+                         "YOLO folder (images/ + labels/*.txt + data.yaml or classes.txt)",
+                         flags=("-i",))
+    output: Path = option(Path("dataset"), "dataset folder to write", flags=("-o",))
+    split_ratio: str = option("9", "train share: tenths as in the original helper tool (9 = 90 %% "
+                              "train, 10 %% validate) or a fraction such as 0.85; three parts "
+                              "train,validate,test (8,1,1 or 0.8,0.1,0.1) add a test split",
+                              flags=("-sr",))
+    seed: int = option(42, "seed of the split and the shard order")
+    name: str | None = option(None, "dataset name for label_maps/NAME.pbtxt (default: the "
+                              "output folder's name; for ./dataset the input's)")
+    keep_validate: Path | None = option(None, "earlier dataset folder whose validation split is "
+                                        "kept byte for byte (its validate records reused, its "
+                                        "images never trained on); all new images train")
     shards: int = option(0, "train shards (validate gets a share by size); 0 = automatic, "
                          "100-200 MB per shard")
     workers: int = option(0, "parallel worker processes; 0 = all cores")
@@ -98,19 +134,17 @@ class TfrecordOptions:
     def __post_init__(self) -> None:
         if self.input is None:
             raise UsageError("tfrecord: -i/--input DIR is required")
-        self.input = Path(self.input)
+        self.check_input_fields("tfrecord")
         self.output = Path(self.output)
-        self.images = Path(self.images) if self.images else None
-        self.label_map = Path(self.label_map) if self.label_map else None
         self.keep_validate = Path(self.keep_validate) if self.keep_validate else None
-        self.negatives = Path(self.negatives) if self.negatives else None
-        if self.balance_threshold < 0:
-            raise UsageError("tfrecord: --balance-threshold must be >= 0")
         if self.keep_validate and not self.label_map:  # the kept records carry its ids
             self.label_map = self.keep_validate / LABEL_MAP
+        if self.keep_validate and self.split_from != "ratio":
+            raise UsageError("tfrecord: --keep-validate keeps an earlier split; it does not go "
+                             "with --split-from " + self.split_from)
         self.train_fraction  # validates split_ratio
-        if self.shards < 0 or self.workers < 0 or self.max_pixels < 0:
-            raise UsageError("tfrecord: --shards, --workers and --max-pixels must be >= 0")
+        if self.shards < 0 or self.workers < 0:
+            raise UsageError("tfrecord: --shards and --workers must be >= 0")
 
     @property
     def train_fraction(self) -> float:
@@ -144,6 +178,8 @@ class TfrecordOptions:
     def affecting_output(self) -> dict:
         """The options that change the records (for the fingerprint)."""
         extra = {"test_ratio": self.test_fraction} if self.test_fraction else {}
+        if self.split_from != "ratio":
+            extra["split_from"] = self.split_from
         return {**extra, "split_ratio": self.train_fraction, "seed": self.seed,
                 "background": self.background, "skip_difficult": self.skip_difficult,
                 "verify_pixels": self.verify_pixels, "shards": self.shards,

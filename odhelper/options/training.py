@@ -8,7 +8,7 @@ from pathlib import Path
 from odhelper.constants import PASCAL_MAP50
 from odhelper.errors import UsageError
 from odhelper.options.artifacts import ArtifactOptions
-from odhelper.options.data import BALANCE_MODES
+from odhelper.options.data import DataInputOptions
 from odhelper.options.fields import option
 
 EVAL_MODES = ("inline", "sidecar", "none")
@@ -67,16 +67,16 @@ class TrainingOptions(Augmentation):
 
 
 @dataclass
-class RunOptions(TrainingOptions, ArtifactOptions):
+class RunOptions(TrainingOptions, ArtifactOptions, DataInputOptions):
+    """`odhelper run`; with -i it makes the dataset with `odhelper tfrecord`'s input
+    options (DataInputOptions, defined once)."""
     steps: int = option(None, "TOTAL training steps (a resumed run continues up to this)",
                         flags=("-n",))
-    input: Path | None = option(None, "LabelImg XML folder: make the dataset first "
-                                "(reused when its fingerprint matches)", flags=("-i",))
+    input: Path | None = option(None, "LabelImg XML folder (or COCO, YOLO): make the dataset "
+                                "first, with the options of `odhelper tfrecord` (reused when "
+                                "its fingerprint matches)", flags=("-i",))
     dataset: Path | None = option(None, "dataset folder written by `odhelper tfrecord` "
                                   "(default with -i: RUN_DIR/dataset)", flags=("-d",))
-    balance: str = option("none", "with -i: repeat-factor sampling of the training pictures "
-                          "by their rarest class, as `odhelper tfrecord --balance`",
-                          choices=BALANCE_MODES)
     run_dir: Path | None = option(None, "run directory (default: runs/<dataset>-<model>)",
                                   flags=("-o",))
     checkpoint_every: int | None = option(None, "save a checkpoint every K steps (default: "
@@ -110,9 +110,11 @@ class RunOptions(TrainingOptions, ArtifactOptions):
             raise UsageError("run: --steps N (>= 1, the total) is required")
         if self.input is None and self.dataset is None:
             raise UsageError("run: give -i XML_DIR or --dataset DIR")
-        if self.input is None and self.balance != "none":
-            raise UsageError("run: --balance applies when the dataset is made here (-i); for "
-                             "--dataset use `odhelper tfrecord --balance`")
+        self.check_input_fields("run")
+        if self.input is None and self.input_fields_changed():
+            given = ", ".join(self.input_fields_changed())
+            raise UsageError(f"run: -i is needed for {given} (options of the dataset made "
+                             "here); for --dataset DIR give them to `odhelper tfrecord`")
         self.eval_every = self.eval_every or DEFAULT_EVAL_EVERY
         self.checkpoint_every = self.checkpoint_every or self.eval_every
         if self.checkpoint_every < 1 or self.patience < 0 or self.keep_checkpoints < 1 \
@@ -125,7 +127,6 @@ class RunOptions(TrainingOptions, ArtifactOptions):
         if self.patience and self.eval_mode != "inline":
             raise UsageError("run: --patience needs --eval-mode inline (the sidecar evaluates "
                              "behind training and cannot stop it)")
-        self.input = Path(self.input) if self.input else None
         self.run_dir = Path(self.run_dir) if self.run_dir else \
             Path("runs") / f"{self.dataset_name}-{self.model}"
         if self.dataset is None:

@@ -21,11 +21,12 @@ MIXED_PRECISION_ARCHITECTURES = ("ssd",)
 
 
 def tfrecord_options(options: RunOptions, workers: int) -> TfrecordOptions:
-    """`run -i`'s dataset options: at least one training shard per worker."""
+    """`run -i`'s dataset options (every tfrecord input option passed on): at least one
+    training shard per worker."""
     shards = options.shards or (workers if workers > 1 else 0)
-    return TfrecordOptions(input=options.input, output=options.dataset, seed=options.seed,
+    return TfrecordOptions(**options.input_fields(), output=options.dataset, seed=options.seed,
                            split_ratio=options.split_ratio, copy_label_map=False,
-                           shards=shards, balance=options.balance)
+                           shards=shards)
 
 
 def worker_dataset(tfrecord: TfrecordOptions) -> tuple[Path, Path | None]:
