@@ -24,6 +24,7 @@ LOG_FILE = "odhelper.log"
 TIMINGS_FILE = "timings.jsonl"
 
 _state: dict[str, Any] = {"dir": None, "file_handler": None, "formatted": False}
+_open_stages: list[str] = []  # names of the stages running now, outermost first
 
 info = absl_logging.info
 warning = absl_logging.warning
@@ -145,7 +146,9 @@ class Stage:
 @contextlib.contextmanager
 def stage(name: str, what: str | None = None, **fields: Any) -> Iterator[Stage]:
     """Log `<name> start`, then `<name> Success [ Total <what> time : ... ]` or
-    `<name> Failed [...]`, and append a JSON record either way.
+    `<name> Failed [...]`, and append a JSON record either way (with its depth and
+    the stage it runs in: stages nest, and a parent's time is its children's plus
+    what it does itself).
 
     Put result fields (metrics, counts) on `handle.extra` inside the block.
     """
@@ -153,6 +156,8 @@ def stage(name: str, what: str | None = None, **fields: Any) -> Iterator[Stage]:
     info("%s", f"{name} start {bracket(fields)}".rstrip())
     clock = time.perf_counter()
     status, reason = "success", None
+    depth, parent = len(_open_stages), (_open_stages[-1] if _open_stages else None)
+    _open_stages.append(name)
     try:
         yield handle
     except BaseException as exc:  # noqa: B902 - also Ctrl-C: record, then re-raise
@@ -160,6 +165,7 @@ def stage(name: str, what: str | None = None, **fields: Any) -> Iterator[Stage]:
         reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
         raise
     finally:
+        _open_stages.pop()
         seconds = time.perf_counter() - clock
         total = f"[ Total {handle.what} time : {hms(seconds)} ]"
         if status == "success":
@@ -170,7 +176,8 @@ def stage(name: str, what: str | None = None, **fields: Any) -> Iterator[Stage]:
             "stage": name, "status": status, "reason": reason,
             "start": dt.datetime.fromtimestamp(handle.started).isoformat(timespec="milliseconds"),
             "end": dt.datetime.now().isoformat(timespec="milliseconds"),
-            "seconds": round(seconds, 3), **handle.fields, **handle.extra, **handle.recorded,
+            "seconds": round(seconds, 3), "depth": depth, "parent": parent, **handle.fields,
+            **handle.extra, **handle.recorded,
         })
 
 

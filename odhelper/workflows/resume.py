@@ -72,19 +72,21 @@ def _dataset(options: RunOptions, run_dir: RunDir) -> DatasetSummary:
         summary = DatasetDir(options.dataset).summary()
         check_identity(run_dir, summary)
         return summary
-    build_dataset(tfrecord, accept=lambda new: check_identity(run_dir, new))
+    build_dataset(tfrecord, accept=lambda new: check_identity(run_dir, new, options.input))
     return DatasetDir(options.dataset).summary()
 
 
-def check_identity(run_dir: RunDir, summary: DatasetSummary) -> None:
-    """Refuse a dataset that is not the one the run's checkpoints were trained on."""
+def check_identity(run_dir: RunDir, summary: DatasetSummary, source: Path | None = None
+                   ) -> None:
+    """Refuse a dataset that is not the one the run's checkpoints were trained on
+    (`source`: where it is made from, named instead of its folder)."""
     if not run_dir.latest_step():
         return  # nothing trained yet: any dataset will do
     recorded = run_dir.trained_on() or _adopted(run_dir, summary)
     different = recorded.differences(summary.identity())
     if different:
         raise OdhelperError(
-            f"{run_dir}: trained on dataset {recorded.name!r}; {summary.folder} "
+            f"{run_dir}: trained on dataset {recorded.name!r}; {source or summary.folder} "
             f"({summary.name!r}) is another one ({'; '.join(different)}). Train it in "
             "another --run-dir (the default is runs/<dataset>-<model>), or remove "
             f"{run_dir} to start over")
