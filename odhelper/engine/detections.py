@@ -1,17 +1,13 @@
-"""The model side of `odhelper evaluate`: a restored checkpoint's detections and
-the ground truth of every evaluation record.
-
-Records are read with the OD API's TfExampleDecoder, so ground truth is exactly
-what training and the OD API's own evaluation see.
+"""The model side of `odhelper evaluate`: which records to score, and a restored
+checkpoint's detections beside the ground truth of each (read by engine/records.py).
 """
 from __future__ import annotations
 
 import glob
 from pathlib import Path
-from typing import Iterator
 
-import numpy as np
-
+from odhelper.detections import from_outputs
+from odhelper.engine import records
 from odhelper.errors import OdhelperError
 from odhelper.metrics.matching import ImageResult
 
@@ -67,61 +63,20 @@ def _detect(model, image):
     return model.postprocess(model.predict(preprocessed, shapes), shapes)
 
 
-def decoded_records(files: list[str], label_map: Path) -> Iterator[dict]:
-    """Decoded tf.Examples (the OD API decoder's tensor dicts), in file order."""
-    import tensorflow as tf
-
-    from odhelper.od import api
-
-    decoder = api().tf_example_decoder.TfExampleDecoder(label_map_proto_file=str(label_map))
-    dataset = tf.data.TFRecordDataset(files).map(decoder.decode,
-                                                 num_parallel_calls=tf.data.AUTOTUNE)
-    return iter(dataset.prefetch(2))
-
-
-def truths(files: list[str], label_map: Path) -> Iterator[tuple]:
-    """(picture tensor [H, W, 3] uint8, its ImageResult with ground truth only) per record."""
-    from odhelper.od import api
-
-    inputs = api().standard_fields.InputDataFields
-    for index, example in enumerate(decoded_records(files, label_map)):
-        image = example[inputs.image]
-        height, width = int(image.shape[0]), int(image.shape[1])
-        scale = np.array([height, width, height, width], np.float32)
-        name = example[inputs.filename].numpy().decode() or \
-            example[inputs.source_id].numpy().decode() or f"record-{index}"
-        difficult = example.get(inputs.groundtruth_difficult)
-        yield image, ImageResult(
-            name, width, height, example[inputs.groundtruth_boxes].numpy() * scale,
-            example[inputs.groundtruth_classes].numpy(),
-            gt_difficult=None if difficult is None else difficult.numpy())
-
-
-def with_detections(truth: ImageResult, boxes, scores, classes) -> ImageResult:
-    """`truth` plus detections: normalised (ymin, xmin, ymax, xmax), label-map ids."""
-    scale = np.array([truth.height, truth.width, truth.height, truth.width], np.float32)
-    return ImageResult(truth.image_id, truth.width, truth.height, truth.gt_boxes,
-                       truth.gt_classes, np.asarray(boxes).reshape(-1, 4) * scale, scores,
-                       np.asarray(classes).astype(int), truth.gt_difficult)
-
-
 def collect(configs, checkpoint: str, files: list[str], label_map: Path) -> list[ImageResult]:
-    """Ground truth and detections (pixels, 1-based classes) of every record."""
+    """Ground truth and detections (pixels, label-map ids) of every record."""
     import tensorflow as tf
 
     from odhelper import log
-    from odhelper.od import api
 
-    outputs = api().standard_fields.DetectionResultFields
     detect = restore_model(configs, checkpoint)
     results = []
-    for image, truth in log.progress(truths(files, label_map), desc="evaluate", unit="img"):
-        found = detect(tf.cast(image, tf.float32)[tf.newaxis])
-        count = int(found[outputs.num_detections][0])
-        results.append(with_detections(
-            truth, found[outputs.detection_boxes][0, :count].numpy(),
-            found[outputs.detection_scores][0, :count].numpy(),
-            found[outputs.detection_classes][0, :count].numpy().astype(int) + 1))
+    for _, image, truth in log.progress(records.read(files, label_map), desc="evaluate",
+                                        unit="img"):
+        outputs = detect(tf.cast(image, tf.float32)[tf.newaxis])
+        # postprocess counts classes from 0, the label map from 1
+        results.append(truth.with_detections(
+            from_outputs(outputs, truth.height, truth.width, label_offset=1)))
     if not results:
         raise OdhelperError(f"{', '.join(files)}: no records to evaluate")
     return results

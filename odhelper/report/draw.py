@@ -1,10 +1,13 @@
 """Draw detections (boxes, class names, scores) on a picture with PIL."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from odhelper.detections import Detections
+
+GROUND_TRUTH = (255, 255, 255)
 PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
            (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128), (170, 110, 40))
 
@@ -37,3 +40,21 @@ def draw_boxes(image: Image.Image, boxes: Sequence[Sequence[float]], labels: Seq
         draw.rectangle((x0, y_text, x0 + right - left + 6, y_text + lift), fill=tint)
         draw.text((x0 + 3, y_text + 2 - (top - y0)), label, fill=(255, 255, 255), font=font)
     return image
+
+
+def draw_detections(image: Image.Image, found: Detections, names: Mapping[int, str]
+                    ) -> Image.Image:
+    """Each detection as a box labelled with its class name (label map `names`) and score."""
+    return draw_boxes(image, found.xyxy, [f"{name} {score:.2f}" for name, score in
+                                          zip(found.names(names), found.scores)],
+                      found.classes)
+
+
+def truth_and_detections(image: Image.Image, truth_yxyx, found: Detections,
+                         names: Mapping[int, str]) -> Image.Image:
+    """Ground-truth boxes (pixels, ymin, xmin, ymax, xmax) in white, then the detections."""
+    outline = ImageDraw.Draw(image)
+    for y0, x0, y1, x1 in truth_yxyx:
+        outline.rectangle((float(x0), float(y0), float(x1), float(y1)), outline=GROUND_TRUTH,
+                          width=1)
+    return draw_detections(image, found, names)

@@ -98,7 +98,7 @@ def evaluate(options: EvaluateOptions) -> Evaluation:
         "split": options.split, "threshold": options.threshold, "pictures": len(results),
         "metrics": metrics})
     evaluation.outputs.append(place.metrics)
-    error_analysis(evaluation, options, results, categories, records, place)
+    error_analysis(evaluation, options, results, categories, records, label_map, place)
     if options.split == "validate":
         evaluation.thresholds_file = error_tables.write_thresholds(
             error_tables.thresholds_record(
@@ -111,8 +111,9 @@ def evaluate(options: EvaluateOptions) -> Evaluation:
 
 
 def error_analysis(evaluation: Evaluation, options: EvaluateOptions, results, categories,
-                   records: list[str], place) -> None:
+                   records: list[str], label_map: Path, place) -> None:
     """Confusion matrix, FP kinds, curves, operating points and galleries into `place`."""
+    from odhelper.engine import records as record_reader
     from odhelper.report import errors as pictures
 
     analysis = errors.analyse(results, categories, options.threshold)
@@ -129,8 +130,8 @@ def error_analysis(evaluation: Evaluation, options: EvaluateOptions, results, ca
     if options.gallery:
         wanted = pictures.needed_pictures(analysis, categories, options.gallery)
         drawn = pictures.galleries(analysis, results,
-                                   pictures.record_pictures(records, wanted), categories,
-                                   options.gallery, place)
+                                   record_reader.pictures(records, label_map, wanted),
+                                   categories, options.gallery, place)
         evaluation.outputs += [p for kinds in drawn.values() for p in kinds.values()]
     for point in points:
         if not point.met:

@@ -76,7 +76,7 @@ def check_artifacts(run_dir: RunDir, max_drop: float,
             row = artifacts.ArtifactRow(
                 name, path.relative_to(run_dir.export).as_posix(),
                 artifact_check.size_on_disk(path), scored.latency_ms,
-                sum(len(r.det_scores) for r in scored.results),
+                sum(len(r.detections) for r in scored.results),
                 per_class.class_table(scored.results, categories, SCORE_THRESHOLD, metrics))
             stage.extra.update({"mAP@0.5": round(row.map50, 4), "ms/picture":
                                 round(row.latency_ms, 1), "MB": round(row.size_bytes / 1e6, 2)})
