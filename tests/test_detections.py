@@ -81,7 +81,7 @@ def test_checkpoint_and_export_outputs_agree(tmp_path_factory):
     run = cached_tiny_run(tmp_path_factory)
     model = predictor.load_model(run)
     detect = restore_model(load_run_configs(run), RunDir(run).checkpoint("last"))
-    for name in ("pic000.jpg", "pic001.jpg"):  # 128 x 96 and 112 x 128
+    for name in ("pic000.jpg", "pic001.jpg"):  # not of the model input size
         pixels = np.asarray(Image.open(run.parent / "pictures" / name).convert("RGB"))
         height, width = pixels.shape[:2]
         outputs = model.function(input_tensor=tf.constant(pixels[np.newaxis]))

@@ -12,6 +12,7 @@ import numpy as np
 from odhelper.metrics.matching import ImageResult
 from odhelper.report import draw, markup, plots
 
+
 @dataclass
 class Samples:
     pictures: Sequence[tuple[np.ndarray, ImageResult]]  # pixels; ground truth + detections

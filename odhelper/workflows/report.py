@@ -58,10 +58,18 @@ def sample_detections(run_dir: RunDir, count: int) -> Samples | None:
     if label_map is None:
         log.warning("Report: no sample detections (%s: no label map beside it)", model.path)
         return None
+    import tensorflow as tf
+
     rule = thresholds.decide(model.folder)
-    pictures = [(image, truth.with_detections(
-        rule.apply(predictor.detect_picture(model, image), model.class_names)))
-        for _, image, truth in records.read(recorded["records"], label_map, range(count))]
+    try:
+        pictures = [(image, truth.with_detections(
+            rule.apply(predictor.detect_picture(model, image), model.class_names)))
+            for _, image, truth in records.read(recorded["records"], label_map, range(count))]
+    except tf.errors.OpError as exc:  # records moved or damaged since the evaluation
+        unread = [f for f in recorded["records"] if not Path(f).is_file()]
+        log.warning("Report: no sample detections (%s)", f"{', '.join(unread)}: not found"
+                    if unread else f"records unreadable: {type(exc).__name__}")
+        return None
     return Samples(pictures, model.class_names, rule.describe())
 
 
