@@ -28,22 +28,24 @@ def plain_loop(model, paths, threshold):
     import tensorflow as tf
     from PIL import Image
 
-    from odhelper.engine.predictor import to_prediction
+    from odhelper.detections import from_outputs
 
     found = {}
     for path in paths:
         pixels = np.array(Image.open(path).convert("RGB"))
         outputs = model.function(input_tensor=tf.constant(pixels[np.newaxis], model.input_dtype))
-        found[path.name] = to_prediction(outputs, path.name, pixels.shape[0], pixels.shape[1],
-                                         threshold)
+        found[path.name] = from_outputs(outputs, pixels.shape[0], pixels.shape[1]).above(
+            threshold)
     return found
 
 
 def pipeline(model, paths, root, threshold, workers):
     from odhelper.engine.predictor import detect
+    from odhelper.thresholds import ScoreRule
 
     problems = []
-    found = {p.name: p for p in detect(model, paths, root, problems, threshold, workers)}
+    found = {p.name: p.detections for p in detect(model, paths, root, problems,
+                                                  ScoreRule(threshold), workers)}
     return found, problems
 
 
@@ -58,7 +60,7 @@ def top_agreement(first, second) -> float:
             same += b is not None and len(a.scores) == len(b.scores) == 0
             continue
         i, j = int(np.argmax(a.scores)), int(np.argmax(b.scores))
-        overlap = iou(a.boxes[i][[1, 0, 3, 2]], b.boxes[j][[1, 0, 3, 2]])[0, 0]
+        overlap = iou(a.yxyx[i], b.yxyx[j])[0, 0]
         same += a.classes[i] == b.classes[j] and overlap >= 0.9
     return same / max(1, len(first))
 

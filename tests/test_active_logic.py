@@ -8,30 +8,42 @@ from odhelper.active import adopt as adoption
 from odhelper.active.pool import PoolImage, scan_pool
 from odhelper.active.state import ActiveState, RoundRecord
 from odhelper.active.table import adoption_table
+from odhelper.detections import Detections, Prediction
 from odhelper.errors import OdhelperError
 
 
-def _det(name, score, box=(10, 10, 50, 50)):
-    return adoption.Detection(name, score, *box)
+NAMES = {1: "cat", 2: "dog"}
+
+
+def _found(*detections):
+    """A 100 x 80 picture's prediction from (name, score[, (xmin, ymin, xmax, ymax)])."""
+    ids = {name: number for number, name in NAMES.items()}
+    boxes = [d[2] if len(d) > 2 else (10, 10, 50, 50) for d in detections]
+    return Prediction("a.jpg", 100, 80, Detections.from_xyxy(
+        boxes, [d[1] for d in detections], [ids[d[0]] for d in detections]))
 
 
 def test_adopts_only_when_best_detection_has_the_picture_class(tmp_path):
     image = PoolImage(tmp_path / "dog" / "a.jpg", "dog")
-    assert adoption.adopt(image, [], 100, 80, 0.8, 1) is None
-    assert adoption.adopt(image, [_det("cat", 0.95), _det("dog", 0.9)], 100, 80, 0.8, 1) is None
-    assert adoption.adopt(image, [_det("dog", 0.79)], 100, 80, 0.8, 1) is None
-    candidate = adoption.adopt(
-        image, [_det("dog", 0.97), _det("dog", 0.85, (60, 5, 90, 70)), _det("dog", 0.5),
-                _det("cat", 0.9)], 100, 80, 0.8, 3)
+
+    def adopt(*detections, **rule):
+        return adoption.adopt(image, _found(*detections), NAMES, **{
+            "threshold": 0.8, "round_number": 1, **rule})
+
+    assert adopt() is None
+    assert adopt(("cat", 0.95), ("dog", 0.9)) is None
+    assert adopt(("dog", 0.79)) is None
+    candidate = adopt(("dog", 0.97), ("dog", 0.85, (60, 5, 90, 70)), ("dog", 0.5),
+                      ("cat", 0.9), round_number=3)
     boxes = candidate.annotation.boxes
-    assert [(b.name, b.score) for b in boxes] == [("dog", 0.97), ("dog", 0.85)]
+    assert [(b.name, round(b.score, 6)) for b in boxes] == [("dog", 0.97), ("dog", 0.85)]
+    assert (boxes[1].xmin, boxes[1].ymin, boxes[1].xmax, boxes[1].ymax) == (60, 5, 90, 70)
     assert candidate.annotation.verified is False
     assert candidate.annotation.source == "odhelper active-learn round 3"
     assert (candidate.annotation.width, candidate.annotation.height) == (100, 80)
-    lower = adoption.adopt(image, [_det("dog", 0.97), _det("dog", 0.6), _det("dog", 0.4),
-                                   _det("cat", 0.7)], 100, 80, 0.8, 3, box_threshold=0.5)
-    assert [b.score for b in lower.annotation.boxes] == [0.97, 0.6]
-    assert adoption.adopt(image, [_det("dog", 0.7)], 100, 80, 0.8, 1, box_threshold=0.5) is None
+    lower = adopt(("dog", 0.97), ("dog", 0.6), ("dog", 0.4), ("cat", 0.7), box_threshold=0.5)
+    assert [round(b.score, 6) for b in lower.annotation.boxes] == [0.97, 0.6]
+    assert adopt(("dog", 0.7), box_threshold=0.5) is None
 
 
 def test_scan_pool_reads_class_folders_and_rejects_unknown(tmp_path):

@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "odhelper"
 # Lower number = lower layer; a module may import its own layer's or lower ones.
 LAYERS = {"commands": 6, "cli": 6, "workflows": 5, "engine": 4, "metrics": 4, "report": 4,
           "active": 4, "demo": 3, "data": 3, "pipeline": 3, "doctor": 3, "od": 2,
-          "options": 1, "rundir": 1, "datasetdir": 1, "workspace": 1, "lock": 0,
+          "options": 1, "rundir": 1, "datasetdir": 1, "workspace": 1, "thresholds": 1,
+          "detections": 0, "lock": 0,
           "signals": 0, "log": 0, "files": 0, "errors": 0, "constants": 0,
           "__init__": 0, "__main__": 6}
 
@@ -50,6 +51,16 @@ def test_layers_import_downwards_only():
             other = _part(module)
             if other in LAYERS and LAYERS[other] > LAYERS[own]:
                 wrong.append(f"{relative} imports {module}")
+    assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_report_only_renders():
+    """report/ draws and writes pages; reading records, running models and the OD API
+    belong to the workflows and the engine."""
+    forbidden = ("engine", "od", "pipeline", "workflows", "commands", "cli")
+    wrong = [f"{path.relative_to(PACKAGE.parent)} imports {module}"
+             for path in (PACKAGE / "report").rglob("*.py") for module in _imports(path)
+             if _part(module) in forbidden]
     assert not wrong, "\n".join(sorted(wrong))
 
 

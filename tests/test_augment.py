@@ -84,8 +84,9 @@ def test_tiny_run_with_background_pictures_and_preview(tmp_path):
         assert grid.format == "PNG" and grid.width > 200
     from odhelper.report.html import augmentation_section
     from odhelper.rundir import RunDir
+    from odhelper.workflows.report import augmentation
 
     (run_dir / "augment_preview.png").unlink()  # the report makes its own
-    section = augmentation_section(RunDir(run_dir), 2)
+    section = augmentation_section(RunDir(run_dir), augmentation(RunDir(run_dir), 2))
     assert "random_adjust_brightness { max_delta: 0.1 }" in section
     assert 'src="data:image/png;base64,' in section and 'class="note"' not in section

@@ -19,6 +19,7 @@ import math
 import numpy as np
 import pytest
 
+from odhelper.detections import Detections
 from odhelper.metrics import errors
 from odhelper.metrics.matching import ImageResult
 from odhelper.metrics.per_class import PASCAL_CLASS, class_table, od_api_metrics
@@ -31,13 +32,14 @@ THRESHOLD = 0.3
 def pictures():
     return [
         ImageResult("A", 100, 100, [(0, 0, 50, 50), (50, 50, 100, 100)], [CAT, DOG],
-                    [(0, 0, 50, 50), (0, 0, 48, 50), (50, 50, 100, 100), (50, 50, 70, 100)],
-                    [0.9, 0.8, 0.7, 0.6], [CAT, CAT, CAT, DOG]),
+                    Detections([(0, 0, 50, 50), (0, 0, 48, 50), (50, 50, 100, 100),
+                                (50, 50, 70, 100)], [0.9, 0.8, 0.7, 0.6], [CAT, CAT, CAT, DOG])),
         ImageResult("B", 100, 100, [(10, 10, 60, 60)], [DOG],
-                    [(10, 10, 60, 60), (70, 70, 90, 90), (80, 0, 100, 20)],
-                    [0.95, 0.4, 0.2], [DOG, CAT, DOG]),
+                    Detections([(10, 10, 60, 60), (70, 70, 90, 90), (80, 0, 100, 20)],
+                               [0.95, 0.4, 0.2], [DOG, CAT, DOG])),
         ImageResult("C", 100, 100, [(20, 20, 80, 80)], [CAT]),
-        ImageResult("D", 100, 100, [(0, 0, 40, 40)], [CAT], [(0, 0, 40, 40)], [0.5], [CAT]),
+        ImageResult("D", 100, 100, [(0, 0, 40, 40)], [CAT],
+                    Detections([(0, 0, 40, 40)], [0.5], [CAT])),
     ]
 
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from odhelper.detections import Detections
 from odhelper.metrics import ImageResult, iou, match_detections
 from odhelper.metrics.per_class import class_table
 from odhelper.metrics.per_image import letter_for, letter_table, totals
@@ -28,13 +29,9 @@ def twelve_dogs():
     scores = [0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6]
     results = [ImageResult(f"img{i:02d}", 100, 100, [BOX], [DOG]) for i in range(12)]
     for index, (letter, score) in enumerate(zip(pattern, scores)):
-        result = results[index]
-        result.det_boxes = np.array([BOX if letter == "T" else ELSEWHERE], np.float32)
-        result.det_scores = np.array([score], np.float32)
-        result.det_classes = np.array([DOG], np.int32)
-    low = results[9]
-    low.det_boxes, low.det_scores = np.array([ELSEWHERE], np.float32), np.array([0.3], np.float32)
-    low.det_classes = np.array([DOG], np.int32)
+        results[index].detections = Detections([BOX if letter == "T" else ELSEWHERE], [score],
+                                                [DOG])
+    results[9].detections = Detections([ELSEWHERE], [0.3], [DOG])
     return results
 
 
@@ -46,7 +43,8 @@ def test_iou_by_hand():
 
 
 def test_greedy_matching_counts_a_box_once():
-    result = ImageResult("a", 100, 100, [BOX], [DOG], [BOX, BOX], [0.9, 0.8], [DOG, DOG])
+    result = ImageResult("a", 100, 100, [BOX], [DOG],
+                         Detections([BOX, BOX], [0.9, 0.8], [DOG, DOG]))
     assert match_detections(result, DOG).tolist() == [True, False]
 
 
@@ -72,7 +70,8 @@ def test_twelve_dogs_precision_recall_and_ap():
 
 def test_loose_box_counts_only_at_low_iou():
     """IoU 0.64: a hit at COCO thresholds .50/.55/.60 only -> AP 3/10, AP50 1."""
-    result = ImageResult("a", 100, 100, [(0, 0, 10, 10)], [CAT], [(0, 0, 10, 6.4)], [0.9], [CAT])
+    result = ImageResult("a", 100, 100, [(0, 0, 10, 10)], [CAT],
+                         Detections([(0, 0, 10, 6.4)], [0.9], [CAT]))
     cat = {row.name: row for row in class_table([result], CATEGORIES)}["cat"]
     assert cat.ap_voc == pytest.approx(1.0)
     assert cat.ap50 == pytest.approx(1.0)
@@ -81,15 +80,16 @@ def test_loose_box_counts_only_at_low_iou():
 
 
 def test_letters_true_false_nothing():
-    right = ImageResult("t", 100, 100, [BOX], [DOG], [BOX], [0.9], [DOG])
-    wrong = ImageResult("f", 100, 100, [BOX], [DOG], [BOX, BOX], [0.9, 0.6], [CAT, DOG])
-    weak = ImageResult("n1", 100, 100, [BOX], [DOG], [BOX], [0.4], [DOG])
-    away = ImageResult("f2", 100, 100, [BOX], [DOG], [ELSEWHERE], [0.9], [DOG])
+    right = ImageResult("t", 100, 100, [BOX], [DOG], Detections([BOX], [0.9], [DOG]))
+    wrong = ImageResult("f", 100, 100, [BOX], [DOG],
+                        Detections([BOX, BOX], [0.9, 0.6], [CAT, DOG]))
+    weak = ImageResult("n1", 100, 100, [BOX], [DOG], Detections([BOX], [0.4], [DOG]))
+    away = ImageResult("f2", 100, 100, [BOX], [DOG], Detections([ELSEWHERE], [0.9], [DOG]))
     assert [letter_for(r, DOG) for r in (right, wrong, weak, away)] == ["T", "F", "N", "F"]
     assert letter_for(weak, DOG, threshold=0.3) == "T"
     # a cat rightly found elsewhere in the picture says nothing about the dog
-    cat_found = ImageResult("n2", 100, 100, [BOX, ELSEWHERE], [DOG, CAT], [ELSEWHERE], [0.9],
-                            [CAT])
+    cat_found = ImageResult("n2", 100, 100, [BOX, ELSEWHERE], [DOG, CAT],
+                            Detections([ELSEWHERE], [0.9], [CAT]))
     assert letter_for(cat_found, DOG) == "N" and letter_for(cat_found, CAT) == "T"
 
 

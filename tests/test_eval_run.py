@@ -103,7 +103,7 @@ def test_coco_numbers_match_the_run_evaluator(evaluated):
 
 def test_records_glob(evaluated):
     from odhelper.errors import OdhelperError
-    from odhelper.engine.detections import eval_record_files
+    from odhelper.engine.records import eval_record_files
     from odhelper.workflows.evaluate import load_run_configs
 
     configs = load_run_configs(evaluated)

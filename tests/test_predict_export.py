@@ -92,6 +92,7 @@ def test_pipeline_matches_a_plain_call(tiny_run):
     import tensorflow as tf
     from PIL import Image
 
+    from odhelper.detections import from_outputs
     from odhelper.engine import predictor
 
     model = predictor.load_model(tiny_run)
@@ -99,15 +100,15 @@ def test_pipeline_matches_a_plain_call(tiny_run):
     folder = tiny_run.parent / "pictures"
     paths = predictor.list_images(folder)[:4]
     problems = []
-    ours = list(predictor.detect(model, paths, folder, problems, threshold=0.0, workers=2))
+    ours = list(predictor.detect(model, paths, folder, problems, workers=2))
     assert [p.name for p in ours] == [p.name for p in paths] and not problems
     for path, mine in zip(paths, ours):
         pixels = np.array(Image.open(path).convert("RGB"))
         outputs = model.function(input_tensor=tf.constant(pixels[None]))
-        plain = predictor.to_prediction(outputs, path.name, *pixels.shape[:2], 0.0)
+        plain, mine = from_outputs(outputs, *pixels.shape[:2]), mine.detections
         best, plain_best = np.argmax(mine.scores), np.argmax(plain.scores)
         assert mine.classes[best] == plain.classes[plain_best]
-        assert np.allclose(mine.boxes[best], plain.boxes[plain_best], atol=1.0)
+        assert np.allclose(mine.yxyx[best], plain.yxyx[plain_best], atol=1.0)
         assert abs(mine.scores[best] - plain.scores[plain_best]) < 0.02
 
 
@@ -137,10 +138,68 @@ def test_batched_export_gives_the_same_detections(tiny_run, tmp_path):
     folder = tiny_run.parent / "pictures"
     paths = predictor.list_images(folder)[:5]  # batches of 3: one full, one partial
     problems = []
-    ours = list(predictor.detect(batched, paths, folder, problems, 0.0, batch_size=3))
-    reference = list(predictor.detect(single, paths, folder, problems, 0.0))
+    ours = list(predictor.detect(batched, paths, folder, problems, batch_size=3))
+    reference = list(predictor.detect(single, paths, folder, problems))
     assert [p.name for p in ours] == [p.name for p in reference] and not problems
     for mine, theirs in zip(ours, reference):
         assert (mine.width, mine.height) == (theirs.width, theirs.height)
+        mine, theirs = mine.detections, theirs.detections
         assert np.allclose(mine.scores[:10], theirs.scores[:10], atol=1e-3)
-        assert np.allclose(mine.boxes[:10], theirs.boxes[:10], atol=0.5)
+        assert np.allclose(mine.xyxy[:10], theirs.xyxy[:10], atol=0.5)
+
+
+def _clip(pictures: list[Path], path: Path, size=(128, 128)) -> int:
+    """An MP4 of the pictures (each shown twice); its frame count."""
+    import imageio.v2 as imageio
+    from PIL import Image
+
+    frames = [np.asarray(Image.open(p).convert("RGB").resize(size)) for p in pictures] * 2
+    with imageio.get_writer(path, format="FFMPEG", mode="I", fps=5, codec="libx264",
+                            macro_block_size=2) as writer:
+        for frame in frames:
+            writer.append_data(frame)
+    return len(frames)
+
+
+def test_a_video_and_pictures_in_one_folder_get_the_same_rule(tiny_run, tmp_path, caplog):
+    """The shipped per-class thresholds hold for the pictures AND the video of one
+    folder (the video path used to apply 0.50 to every class after announcing them):
+    circle at 0.0 keeps every circle, square at 1.0 keeps none."""
+    import json
+
+    from odhelper import cli
+
+    export = tmp_path / "export"
+    shutil.copytree(tiny_run / "export", export)
+    (export / "thresholds.json").write_text(json.dumps({
+        "metric": "max F1", "split": "validate", "records": [], "checkpoint": "ckpt-2",
+        "step": 4, "classes": {name: {"threshold": value, "precision": None, "recall": None,
+                                      "rule": "max F1", "met": True}
+                               for name, value in (("circle", 0.0), ("square", 1.0))}}))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sources = [tiny_run.parent / "pictures" / f"pic00{i}.jpg" for i in range(4)]
+    for source in sources:
+        shutil.copy(source, folder)
+    frames = _clip(sources, folder / "clip.mp4")
+    with caplog.at_level("INFO"):
+        assert cli.main(["predict", "--model", str(export), "-i", str(folder),
+                         "-o", str(tmp_path / "shipped")]) == 0
+    announced = [m for m in caplog.messages if "Score threshold" in m]
+    assert len(announced) == 1 and "circle 0.000, square 1.000" in announced[0]
+
+    def found(out):
+        with open(out / "detections.csv", newline="") as stream:
+            pictures = list(csv.DictReader(stream))
+        with open(out / "clip_detections.csv", newline="") as stream:
+            video = list(csv.DictReader(stream))
+        return pictures, video
+
+    pictures, video = found(tmp_path / "shipped")
+    assert {r["filename"] for r in pictures} == {p.name for p in sources}
+    assert {r["class"] for r in pictures} == {r["class"] for r in video} == {"circle"}
+    assert {int(r["frame"]) for r in video} == set(range(frames))  # every circle kept
+    assert cli.main(["predict", "--model", str(export), "-i", str(folder),
+                     "-o", str(tmp_path / "one"), "--threshold", "0.0"]) == 0
+    pictures, video = found(tmp_path / "one")  # one value for all: the squares come back
+    assert {r["class"] for r in pictures} == {r["class"] for r in video} == {"circle", "square"}

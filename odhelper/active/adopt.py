@@ -2,19 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
 
 from odhelper.active.pool import PoolImage
 from odhelper.data.annotation import Annotation, Box
-
-
-@dataclass
-class Detection:
-    name: str
-    score: float
-    xmin: float
-    ymin: float
-    xmax: float
-    ymax: float
+from odhelper.detections import Prediction
 
 
 @dataclass
@@ -23,24 +17,27 @@ class Candidate:
     annotation: Annotation
 
 
-def adopt(image: PoolImage, detections: list[Detection], width: int, height: int,
+def adopt(image: PoolImage, prediction: Prediction, names: Mapping[int, str],
           threshold: float, round_number: int,
           box_threshold: float | None = None) -> Candidate | None:
     """Adopt when the best detection has the picture's class and score >= threshold.
 
     The new annotation keeps every detection of that class scoring at least
     box_threshold (default: threshold), marked machine-made (verified="no", a
-    source tag, the scores).
+    source tag, the scores). `names` is the model's label map (id -> name).
     """
     box_threshold = threshold if box_threshold is None else box_threshold
-    if not detections:
+    found = prediction.detections
+    if not len(found):
         return None
-    best = max(detections, key=lambda d: d.score)
-    if best.name != image.label or best.score < threshold:
+    classes = found.names(names)
+    best = int(np.argmax(found.scores))
+    if classes[best] != image.label or found.scores[best] < threshold:
         return None
-    boxes = [Box(d.name, d.xmin, d.ymin, d.xmax, d.ymax, score=d.score)
-             for d in detections if d.name == image.label and d.score >= box_threshold]
-    annotation = Annotation(filename=image.path.name, width=width, height=height,
-                            boxes=boxes, folder=image.label, verified=False,
-                            source=f"odhelper active-learn round {round_number}")
+    boxes = [Box(name, *map(float, box), score=float(score))
+             for name, score, box in zip(classes, found.scores, found.xyxy)
+             if name == image.label and score >= box_threshold]
+    annotation = Annotation(filename=image.path.name, width=prediction.width,
+                            height=prediction.height, boxes=boxes, folder=image.label,
+                            verified=False, source=f"odhelper active-learn round {round_number}")
     return Candidate(image, annotation)

@@ -28,7 +28,6 @@ def run(options) -> int:
         if result.pictures or not result.videos:
             log.info("Predicted %d pictures, %d detections >= %s, %d skipped: %.1f images/s "
                      "-> %s", result.pictures, result.detections,
-                     "the per-class thresholds" if result.thresholds
-                     else f"{result.threshold:.2f}",
+                     result.rule.short(),
                      len(result.problems), result.images_per_second, options.output)
     return 0

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from odhelper.engine import detections
-from odhelper.engine.predictor import ExportedModel
+from odhelper.engine import records
+from odhelper.engine.predictor import ExportedModel, detect_picture
 from odhelper.errors import OdhelperError
 from odhelper.metrics.matching import ImageResult
 
@@ -22,7 +22,7 @@ class ArtifactRun:
 
 def validation_pictures(files: list[str], label_map: Path) -> list[tuple[np.ndarray, ImageResult]]:
     """Decoded once, scored by every artifact."""
-    pictures = [(image.numpy(), truth) for image, truth in detections.truths(files, label_map)]
+    pictures = [(image, truth) for _, image, truth in records.read(files, label_map)]
     if not pictures:
         raise OdhelperError(f"{', '.join(files)}: no records to evaluate")
     return pictures
@@ -33,21 +33,13 @@ def run_artifact(model: ExportedModel, pictures) -> ArtifactRun:
     resizes as its own graph does)."""
     from odhelper import log
 
-    def call(image):
-        return model.function(input_tensor=np.asarray(image)[np.newaxis].astype(
-            model.input_dtype.as_numpy_dtype, copy=False))
-
-    call(pictures[0][0])  # warm-up: graph optimisation, interpreter allocation
+    detect_picture(model, pictures[0][0])  # warm-up: graph optimisation, allocation
     results, seconds = [], 0.0
     for image, truth in log.progress(pictures, desc=model.kind, unit="img"):
         started = time.perf_counter()
-        outputs = call(image)
+        found = detect_picture(model, image)
         seconds += time.perf_counter() - started
-        count = int(np.asarray(outputs["num_detections"])[0])
-        results.append(detections.with_detections(
-            truth, np.asarray(outputs["detection_boxes"])[0, :count],
-            np.asarray(outputs["detection_scores"])[0, :count],
-            np.asarray(outputs["detection_classes"])[0, :count]))
+        results.append(truth.with_detections(found))
     return ArtifactRun(results, 1000.0 * seconds / len(pictures))
 
 

@@ -45,10 +45,11 @@ class Evaluator:
     def __init__(self, model, configs: dict, files: list[str] | None = None):
         import tensorflow as tf
 
-        from odhelper.engine import detections
+        from odhelper.engine import records
 
         self.model, self.configs = model, configs
-        self.files = files or detections.eval_record_files(configs, None)
+        self.files = files or records.eval_record_files(configs, None)
+        self._pictures: list = []  # the first pictures scored, drawn for TensorBoard
         self.label_map = label_map_of(configs)
         self.categories = categories(self.label_map)
         self.num_classes = len(self.categories)
@@ -84,29 +85,31 @@ class Evaluator:
             model._is_training = was_training  # noqa: SLF001
             tf.keras.backend.set_learning_phase(was_training)
         fields = api().standard_fields.DetectionResultFields
-        count = tf.cast(found[fields.num_detections][0], tf.int32)
-        return (found[fields.detection_boxes][0, :count],
-                found[fields.detection_scores][0, :count],
-                tf.cast(found[fields.detection_classes][0, :count], tf.int32) + 1, losses)
+        outputs = {key: found[key] for key in (fields.num_detections, fields.detection_boxes,
+                                               fields.detection_scores,
+                                               fields.detection_classes)}
+        return outputs, losses
 
     def score(self, progress: bool = False) -> tuple[list[ImageResult], dict[str, float]]:
         """Per-picture results and mean losses over the records."""
         import tensorflow as tf
 
         from odhelper import log
-        from odhelper.engine import detections
+        from odhelper.detections import from_outputs
+        from odhelper.engine import records
 
         results, losses_seen = [], {}
-        pictures = detections.truths(self.files, self.label_map)
+        self._pictures = []
+        pictures = records.read(self.files, self.label_map)
         if progress:
             pictures = log.progress(pictures, desc="evaluate", unit="img")
-        for image, truth in pictures:
+        for _, image, truth in pictures:
             scale = np.array([truth.height, truth.width, truth.height, truth.width], np.float32)
-            boxes, scores, classes, losses = self._score(
-                tf.cast(image, tf.float32)[tf.newaxis], truth.gt_boxes / scale,
-                truth.gt_classes.astype(np.int32))
-            results.append(detections.with_detections(truth, boxes.numpy(), scores.numpy(),
-                                                      classes.numpy()))
+            outputs, losses = self._score(tf.cast(image, tf.float32)[tf.newaxis],
+                                          truth.gt_boxes / scale,
+                                          truth.gt_classes.astype(np.int32))
+            results.append(truth.with_detections(from_outputs(
+                outputs, truth.height, truth.width, label_offset=1)))
             for key, value in losses.items():
                 losses_seen.setdefault(key, []).append(float(value))
             if len(results) <= self.visualizations:
@@ -120,7 +123,6 @@ class Evaluator:
         side-by-side pictures (truth | detections) go to TensorBoard."""
         from odhelper.metrics import per_class
 
-        self._pictures = []
         results, losses = self.score(progress)
         metrics = per_class.od_api_metrics(results, self.categories)
         metrics.update(losses)

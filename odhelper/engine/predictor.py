@@ -24,25 +24,16 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from odhelper.constants import IMAGE_SUFFIXES
 from odhelper.data import images as image_checks
 from odhelper.data.problems import Problem, problem
-from odhelper.constants import IMAGE_SUFFIXES
+from odhelper.detections import Detections, Prediction, from_outputs
 from odhelper.errors import OdhelperError
 from odhelper.rundir import LABEL_MAP, PIPELINE_CONFIG, find_saved_model
+from odhelper.thresholds import ScoreRule
 
 _FIXED_SIZE = re.compile(r"fixed_shape_resizer\s*\{\s*height:\s*(\d+)\s*width:\s*(\d+)")
 _LABEL_MAP_PATH = re.compile(r"label_map_path:\s*\"([^\"]+)\"")
-
-
-@dataclass
-class Prediction:
-    """Detections of one picture, boxes in pixels (xmin, ymin, xmax, ymax)."""
-    name: str  # path relative to the input folder
-    width: int
-    height: int
-    boxes: np.ndarray  # [N, 4] float pixels
-    scores: np.ndarray  # [N]
-    classes: np.ndarray  # [N] label-map ids
 
 
 ARTIFACT_SUFFIXES = (".tflite", ".onnx")
@@ -60,8 +51,10 @@ class ExportedModel:
     takes_batches: bool = False  # float_image_tensor exports take a batch
     kind: str = "SavedModel"
 
-    def name_of(self, class_id: int) -> str:
-        return self.class_names.get(int(class_id), f"class {int(class_id)}")
+    @property
+    def folder(self) -> Path:
+        """The export folder: the model's label map and thresholds.json sit here."""
+        return self.path.parent
 
 
 def _pipeline_text(folder: Path) -> str:
@@ -222,9 +215,10 @@ def batch_capable(model: ExportedModel) -> bool:
 
 
 def detect(model: ExportedModel, paths: list[Path], root: Path, problems: list[Problem],
-           threshold: float = 0.5, workers: int = 0, batch_size: int = 8
+           rule: ScoreRule | None = None, workers: int = 0, batch_size: int = 8
            ) -> Iterator[Prediction]:
-    """Yield one Prediction per readable picture, in order; bad ones go to `problems`.
+    """Yield one Prediction per readable picture, in order, with the detections
+    `rule` keeps (None: every one); bad pictures go to `problems`.
 
     `workers` serving calls run at once (0 = 2 per core). Batches of `batch_size`
     pictures are sent only when the signature takes them and every picture is
@@ -245,9 +239,14 @@ def detect(model: ExportedModel, paths: list[Path], root: Path, problems: list[P
     def run(batch):
         batch_names, images, heights, widths = batch
         outputs = model.function(input_tensor=tf.cast(images, dtype))
-        return [to_prediction(outputs, name.decode(), int(h), int(w), threshold, index)
-                for index, (name, h, w) in enumerate(zip(batch_names.numpy(), heights.numpy(),
-                                                         widths.numpy()))]
+        found = []
+        for index, (name, height, width) in enumerate(zip(
+                batch_names.numpy(), heights.numpy(), widths.numpy())):
+            detections = from_outputs(outputs, int(height), int(width), index)
+            if rule is not None:
+                detections = rule.apply(detections, model.class_names)
+            found.append(Prediction(name.decode(), int(width), int(height), detections))
+        return found
 
     seen, workers = set(), workers or default_workers()
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -267,15 +266,17 @@ def detect(model: ExportedModel, paths: list[Path], root: Path, problems: list[P
                             "picture skipped") for n in names if n not in known)
 
 
-def to_prediction(outputs: dict, name: str, height: int, width: int,
-                  threshold: float, index: int = 0) -> Prediction:
-    """Serving outputs of picture `index` -> detections >= threshold, in pixels."""
-    # numpy views of the outputs: slicing the tensors themselves would run eager ops
-    count = int(np.asarray(outputs["num_detections"])[index])
-    scores = np.asarray(outputs["detection_scores"])[index, :count]
-    keep = scores >= threshold
-    boxes = np.asarray(outputs["detection_boxes"])[index, :count][keep]  # normalized y0 x0 y1 x1
-    pixel_boxes = np.stack([boxes[:, 1] * width, boxes[:, 0] * height,
-                            boxes[:, 3] * width, boxes[:, 2] * height], axis=1)
-    classes = np.asarray(outputs["detection_classes"])[index, :count][keep].astype(int)
-    return Prediction(name, width, height, pixel_boxes.reshape(-1, 4), scores[keep], classes)
+def detect_picture(model: ExportedModel, pixels: np.ndarray, resize: bool = False
+                   ) -> Detections:
+    """Every detection of `model` on one picture ([H, W, 3] uint8), in its pixels.
+    `resize`: first to the model's fixed input size, as `detect` feeds pictures;
+    otherwise the model resizes as its own graph does."""
+    import tensorflow as tf
+
+    height, width = pixels.shape[:2]
+    model_input = tf.constant(pixels)
+    if resize and model.input_size is not None:
+        resized = tf.image.resize(model_input, model.input_size)
+        model_input = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+    outputs = model.function(input_tensor=tf.cast(model_input[tf.newaxis], model.input_dtype))
+    return from_outputs(outputs, height, width)

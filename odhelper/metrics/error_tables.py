@@ -1,7 +1,7 @@
-"""Write the error analysis as CSV and the operating points as thresholds.json."""
+"""Write the error analysis as CSV and the operating points as thresholds.json
+(read back and applied by odhelper/thresholds.py)."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Sequence
@@ -75,18 +75,6 @@ def thresholds_record(points: Sequence[OperatingPoint], metric: str, split: str,
                                  "recall": None if math.isnan(p.recall)
                                  else round(p.recall, 6),
                                  "rule": p.rule, "met": p.met} for p in points}}
-
-
-def read_thresholds(path: Path) -> dict[str, float] | None:
-    """Class name -> threshold from a thresholds.json; None when the file is absent."""
-    if not Path(path).is_file():
-        return None
-    from odhelper.errors import OdhelperError
-    try:
-        found = json.loads(Path(path).read_text(encoding="utf-8"))
-        return {name: float(item["threshold"]) for name, item in found["classes"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise OdhelperError(f"{path}: not a thresholds file ({exc})") from exc
 
 
 def write_thresholds(record: dict, path: Path) -> Path:

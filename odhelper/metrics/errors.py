@@ -103,7 +103,7 @@ class ErrorAnalysis:
 
 
 def _kind(result: ImageResult, det: int, class_id: int) -> tuple[str, int]:
-    overlaps = iou(result.det_boxes[det:det + 1], result.gt_boxes)[0] \
+    overlaps = iou(result.detections.yxyx[det:det + 1], result.gt_boxes)[0] \
         if len(result.gt_boxes) else np.zeros(0)
     own = result.gt_classes == class_id
     best_own = float(overlaps[own].max()) if own.any() else 0.0
@@ -128,7 +128,7 @@ def analyse(results: Sequence[ImageResult], categories: Sequence[dict],
     detections, misses = [], []
     for number, full in enumerate(results):
         result = full.above(threshold)
-        kept = np.flatnonzero(full.det_scores >= threshold)  # result index -> full index
+        kept = np.flatnonzero(full.detections.scores >= threshold)  # result -> full index
         for class_id in ids:
             row = rows[class_id]
             truth = np.flatnonzero(result.gt_classes == class_id)
@@ -138,7 +138,8 @@ def analyse(results: Sequence[ImageResult], categories: Sequence[dict],
                 kind, true_class = ("tp", class_id) if box >= 0 else \
                     _kind(result, det, class_id)
                 detections.append(Detection(number, int(kept[det]), class_id,
-                                            float(result.det_scores[det]), kind, true_class))
+                                            float(result.detections.scores[det]), kind,
+                                            true_class))
                 if kind == "tp":
                     row.tp += 1
                 else:
@@ -197,7 +198,7 @@ def curves(results: Sequence[ImageResult], categories: Sequence[dict]) -> list[C
         for result in results:
             boxes += int(np.sum(result.gt_classes == category["id"]))
             order, taken_by = assign_detections(result, category["id"])
-            scores.extend(result.det_scores[order].tolist())
+            scores.extend(result.detections.scores[order].tolist())
             hits.extend((taken_by >= 0).tolist())
         scores, hits = np.asarray(scores, np.float64), np.asarray(hits, bool)
         order = np.argsort(-scores, kind="stable")

@@ -1,13 +1,16 @@
 """One picture's ground truth and detections, IoU, and VOC-style greedy matching.
 
-Boxes are pixels in the OD API's order: (ymin, xmin, ymax, xmax). Classes are the
-label map's 1-based ids.
+Boxes are pixels in the OD API's order: (ymin, xmin, ymax, xmax) (the ground truth
+as arrays, the detections as `detections.Detections`). Classes are the label map's
+1-based ids.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from odhelper.detections import Detections
 
 MATCH_IOU = 0.5
 
@@ -27,32 +30,27 @@ class ImageResult:
     height: int
     gt_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     gt_classes: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
-    det_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
-    det_scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
-    det_classes: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
+    detections: Detections = field(default_factory=Detections)
     gt_difficult: np.ndarray | None = None
 
     def __post_init__(self):
         self.gt_boxes = _array(self.gt_boxes, 4)
         self.gt_classes = _array(self.gt_classes, dtype=np.int32).reshape(-1)
-        self.det_boxes = _array(self.det_boxes, 4)
-        self.det_scores = _array(self.det_scores).reshape(-1)
-        self.det_classes = _array(self.det_classes, dtype=np.int32).reshape(-1)
         if len(self.gt_boxes) != len(self.gt_classes):
             raise ValueError(f"{self.image_id}: {len(self.gt_boxes)} boxes, "
                              f"{len(self.gt_classes)} classes")
-        if not len(self.det_boxes) == len(self.det_scores) == len(self.det_classes):
-            raise ValueError(f"{self.image_id}: detection arrays differ in length")
         if self.gt_difficult is None:
             self.gt_difficult = np.zeros(len(self.gt_classes), bool)
         self.gt_difficult = np.asarray(self.gt_difficult, bool).reshape(-1)
 
+    def with_detections(self, found: Detections) -> "ImageResult":
+        """The same ground truth with `found` as its detections."""
+        return ImageResult(self.image_id, self.width, self.height, self.gt_boxes,
+                           self.gt_classes, found, self.gt_difficult)
+
     def above(self, threshold: float) -> "ImageResult":
         """A copy keeping only detections scoring >= threshold."""
-        keep = self.det_scores >= threshold
-        return ImageResult(self.image_id, self.width, self.height, self.gt_boxes,
-                           self.gt_classes, self.det_boxes[keep], self.det_scores[keep],
-                           self.det_classes[keep], self.gt_difficult)
+        return self.with_detections(self.detections.above(threshold))
 
 
 def iou(boxes_a, boxes_b) -> np.ndarray:
@@ -75,13 +73,14 @@ def assign_detections(result: ImageResult, class_id: int,
     `result`, best score first; the index of the ground-truth box each one takes,
     -1 for none). A detection takes its best-overlapping box of the class when that
     IoU is >= min_iou and no higher-scoring detection took it."""
-    det = np.flatnonzero(result.det_classes == class_id)
-    det = det[np.argsort(-result.det_scores[det], kind="stable")]
+    found = result.detections
+    det = np.flatnonzero(found.classes == class_id)
+    det = det[np.argsort(-found.scores[det], kind="stable")]
     gt = np.flatnonzero(result.gt_classes == class_id)
     taken_by = np.full(len(det), -1, np.int64)
     if not len(det) or not len(gt):
         return det, taken_by
-    overlaps = iou(result.det_boxes[det], result.gt_boxes[gt])
+    overlaps = iou(found.yxyx[det], result.gt_boxes[gt])
     taken = np.zeros(len(gt), bool)
     for row in range(len(det)):
         best = int(np.argmax(overlaps[row]))

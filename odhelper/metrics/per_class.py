@@ -68,9 +68,9 @@ def od_api_metrics(results: Sequence[ImageResult], categories: Sequence[dict]) -
         truth = {fields.InputDataFields.groundtruth_boxes: result.gt_boxes,
                  fields.InputDataFields.groundtruth_classes: result.gt_classes,
                  fields.InputDataFields.groundtruth_difficult: result.gt_difficult}
-        found = {fields.DetectionResultFields.detection_boxes: result.det_boxes,
-                 fields.DetectionResultFields.detection_scores: result.det_scores,
-                 fields.DetectionResultFields.detection_classes: result.det_classes}
+        found = {fields.DetectionResultFields.detection_boxes: result.detections.yxyx,
+                 fields.DetectionResultFields.detection_scores: result.detections.scores,
+                 fields.DetectionResultFields.detection_classes: result.detections.classes}
         for evaluator in (pascal, coco):
             evaluator.add_single_ground_truth_image_info(result.image_id, truth)
             evaluator.add_single_detected_image_info(result.image_id, found)

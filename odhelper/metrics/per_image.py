@@ -33,21 +33,21 @@ class LetterRow:
 
 def letter_for(result: ImageResult, class_id: int, threshold: float = 0.5) -> str:
     """T, F or N for class `class_id` in one picture (see the module doc)."""
-    kept = result.above(threshold)
-    of_class = kept.gt_classes == class_id
-    if not len(kept.det_boxes) or not of_class.any():
+    found = result.detections.above(threshold)
+    of_class = result.gt_classes == class_id
+    if not len(found) or not of_class.any():
         return "N"
-    overlaps = iou(kept.det_boxes, kept.gt_boxes) >= MATCH_IOU  # [detections, truths]
+    overlaps = iou(found.yxyx, result.gt_boxes) >= MATCH_IOU  # [detections, truths]
     finds_other = (overlaps & ~of_class[None, :]
-                   & (kept.det_classes[:, None] == kept.gt_classes[None, :])).any(axis=1)
+                   & (found.classes[:, None] == result.gt_classes[None, :])).any(axis=1)
     on_object = overlaps[:, of_class].any(axis=1) & ~finds_other
     if not (~finds_other).any():
         return "N"
     if not on_object.any():
         return "F"
     candidates = np.flatnonzero(on_object)
-    best = candidates[np.argmax(kept.det_scores[candidates])]
-    return "T" if kept.det_classes[best] == class_id else "F"
+    best = candidates[np.argmax(found.scores[candidates])]
+    return "T" if found.classes[best] == class_id else "F"
 
 
 def letter_table(results: Sequence[ImageResult], categories: Sequence[dict], limit: int,

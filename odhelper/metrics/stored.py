@@ -13,9 +13,13 @@ from typing import Sequence
 import numpy as np
 
 from odhelper import files
+from odhelper.detections import Detections
 from odhelper.metrics.matching import ImageResult
 
-_PARTS = ("gt_boxes", "gt_classes", "gt_difficult", "det_boxes", "det_scores", "det_classes")
+_PARTS = {"gt_boxes": lambda r: r.gt_boxes, "gt_classes": lambda r: r.gt_classes,
+          "gt_difficult": lambda r: r.gt_difficult, "det_boxes": lambda r: r.detections.yxyx,
+          "det_scores": lambda r: r.detections.scores,
+          "det_classes": lambda r: r.detections.classes}
 
 
 def save(results: Sequence[ImageResult], path: Path, **facts) -> Path:
@@ -23,10 +27,10 @@ def save(results: Sequence[ImageResult], path: Path, **facts) -> Path:
     arrays = {"names": np.array([r.image_id for r in results], dtype=object).astype(str),
               "sizes": np.array([[r.width, r.height] for r in results], np.int64).reshape(-1, 2)}
     for part in ("gt", "det"):
-        counts = [len(getattr(r, f"{part}_boxes")) for r in results]
+        counts = [len(_PARTS[f"{part}_boxes"](r)) for r in results]
         arrays[f"{part}_offsets"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    for name in _PARTS:
-        values = [getattr(r, name) for r in results]
+    for name, value_of in _PARTS.items():
+        values = [value_of(r) for r in results]
         arrays[name] = np.concatenate(values) if values else np.zeros((0,))
     for key, value in facts.items():
         arrays[f"fact_{key}"] = np.array(value)
@@ -47,7 +51,7 @@ def load(path: Path) -> tuple[list[ImageResult], dict]:
         width, height = (int(v) for v in arrays["sizes"][index])
         results.append(ImageResult(
             str(name), width, height, arrays["gt_boxes"][g], arrays["gt_classes"][g],
-            arrays["det_boxes"][d], arrays["det_scores"][d], arrays["det_classes"][d],
-            arrays["gt_difficult"][g]))
+            Detections(arrays["det_boxes"][d], arrays["det_scores"][d],
+                       arrays["det_classes"][d]), arrays["gt_difficult"][g]))
     facts = {key[5:]: arrays[key].item() for key in arrays if key.startswith("fact_")}
     return results, facts

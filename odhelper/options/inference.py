@@ -9,6 +9,7 @@ from odhelper.errors import UsageError
 from odhelper.options.artifacts import ArtifactOptions
 from odhelper.options.fields import option
 from odhelper.options.training import Augmentation
+from odhelper.thresholds import DEFAULT_THRESHOLD
 
 
 def _required(options, *names: str) -> None:
@@ -57,8 +58,9 @@ class EvaluateOptions:
                                  "eval input")
     per_image_table: int = option(0, "also print T/F/N for up to N validation pictures per "
                                   "class (T right class, F wrong class or place, N nothing found)")
-    threshold: float = option(0.5, "score threshold for detections, precision/recall, T/F/N "
-                              "and the confusion matrix", flags=("-t",))
+    threshold: float = option(DEFAULT_THRESHOLD, "score threshold for detections, "
+                              "precision/recall, T/F/N and the confusion matrix",
+                              flags=("-t",))
     split: str = option("validate", "validate | test: the split to score (test: into "
                         "RUN/eval/test/, never used to choose thresholds or checkpoints)")
     target_precision: float | None = option(None, "operating point per class: the lowest "
@@ -93,7 +95,8 @@ class PredictOptions:
                           flags=("-o",))
     threshold: float | None = option(None, "keep detections scoring at least this, one value "
                                      "for every class (default: the per-class thresholds of "
-                                     "the model's thresholds.json, else 0.5)", flags=("-t",))
+                                     "the model's thresholds.json, else "
+                                     f"{DEFAULT_THRESHOLD})", flags=("-t",))
     xml: bool = option(False, "also write a LabelImg XML per picture (verified=no)")
     csv: bool = option(True, "write detections.csv")
     draw: bool = option(True, "write each picture with its boxes drawn")

@@ -1,10 +1,13 @@
 """Draw detections (boxes, class names, scores) on a picture with PIL."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from odhelper.detections import Detections
+
+GROUND_TRUTH = (255, 255, 255)
 PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
            (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128), (170, 110, 40))
 
@@ -39,20 +42,32 @@ def draw_boxes(image: Image.Image, boxes: Sequence[Sequence[float]], labels: Seq
     return image
 
 
-def side_by_side(pixels, result, names: dict[int, str], threshold: float = 0.5):
+def draw_detections(image: Image.Image, found: Detections, names: Mapping[int, str]
+                    ) -> Image.Image:
+    """Each detection as a box labelled with its class name (label map `names`) and score."""
+    return draw_boxes(image, found.xyxy, [f"{name} {score:.2f}" for name, score in
+                                          zip(found.names(names), found.scores)],
+                      found.classes)
+
+
+def truth_and_detections(image: Image.Image, truth_yxyx, found: Detections,
+                         names: Mapping[int, str]) -> Image.Image:
+    """Ground-truth boxes (pixels, ymin, xmin, ymax, xmax) in white, then the detections."""
+    outline = ImageDraw.Draw(image)
+    for y0, x0, y1, x1 in truth_yxyx:
+        outline.rectangle((float(x0), float(y0), float(x1), float(y1)), outline=GROUND_TRUTH,
+                          width=1)
+    return draw_detections(image, found, names)
+
+
+def side_by_side(pixels, result, names: Mapping[int, str], threshold: float = 0.5):
     """One picture twice, as an RGB array: its ground truth (left) and the detections
-    scoring at least `threshold` (right). `result` holds yxyx pixel boxes."""
+    scoring at least `threshold` (right)."""
     import numpy as np
 
-    def drawn(boxes, classes, labels):
-        picture = Image.fromarray(np.asarray(pixels, np.uint8))
-        xyxy = [(b[1], b[0], b[3], b[2]) for b in boxes]
-        return np.asarray(draw_boxes(picture, xyxy, labels, classes))
-
-    keep = result.det_scores >= threshold
-    truth = drawn(result.gt_boxes, result.gt_classes,
-                  [names.get(int(c), str(c)) for c in result.gt_classes])
-    found = drawn(result.det_boxes[keep], result.det_classes[keep],
-                  [f"{names.get(int(c), str(c))} {s:.2f}" for c, s in
-                   zip(result.det_classes[keep], result.det_scores[keep])])
-    return np.concatenate([truth, found], axis=1)
+    truth = Image.fromarray(np.asarray(pixels, np.uint8))
+    draw_boxes(truth, [(b[1], b[0], b[3], b[2]) for b in result.gt_boxes],
+               [names.get(int(c), str(c)) for c in result.gt_classes], result.gt_classes)
+    found = draw_detections(Image.fromarray(np.asarray(pixels, np.uint8)),
+                            result.detections.above(threshold), names)
+    return np.concatenate([np.asarray(truth), np.asarray(found)], axis=1)

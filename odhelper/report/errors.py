@@ -3,7 +3,6 @@ precision-recall curves with the operating point marked, FP / miss galleries."""
 from __future__ import annotations
 
 import base64
-import io
 from pathlib import Path
 from typing import Sequence
 
@@ -14,7 +13,6 @@ from odhelper.metrics.errors import Curve, ErrorAnalysis, OperatingPoint, averag
 from odhelper.metrics.matching import ImageResult
 from odhelper.report import draw, plots
 
-GROUND_TRUTH = (255, 255, 255)
 HIGHLIGHT = (255, 215, 0)
 
 
@@ -102,37 +100,32 @@ def _crop(image, box, margin: float = 0.6, least: int = 96):
 
 def drawn(image, result: ImageResult, names: dict[int, str], threshold: float,
           focus=None):
-    """The picture with ground truth (white), detections >= threshold (colour) and
-    the box in question (gold), cropped around it."""
-    from PIL import ImageDraw
+    """The picture ([H, W, 3] pixels) with ground truth (white), detections >= threshold
+    (colour) and the box in question (gold), cropped around it."""
+    from PIL import Image, ImageDraw
 
-    image = image.copy()
-    outline = ImageDraw.Draw(image)
-    for y0, x0, y1, x1 in result.gt_boxes:
-        outline.rectangle((x0, y0, x1, y1), outline=GROUND_TRUTH, width=1)
-    kept = result.above(threshold)
-    draw.draw_boxes(image, kept.det_boxes[:, [1, 0, 3, 2]],
-                    [f"{names.get(int(c), c)} {s:.2f}" for s, c in
-                     zip(kept.det_scores, kept.det_classes)], kept.det_classes)
+    picture = draw.truth_and_detections(Image.fromarray(image), result.gt_boxes,
+                                        result.detections.above(threshold), names)
     if focus is None:
-        return image
+        return picture
     y0, x0, y1, x1 = focus
-    outline.rectangle((x0 - 2, y0 - 2, x1 + 2, y1 + 2), outline=HIGHLIGHT, width=2)
-    return _crop(image, focus)
+    ImageDraw.Draw(picture).rectangle((x0 - 2, y0 - 2, x1 + 2, y1 + 2), outline=HIGHLIGHT,
+                                      width=2)
+    return _crop(picture, focus)
 
 
 def galleries(analysis: ErrorAnalysis, results: Sequence[ImageResult],
               pictures: dict[int, object], categories: Sequence[dict], limit: int,
               place) -> dict[str, dict[str, Path]]:
     """Per class, the `limit` worst false positives and misses as PNG grids in
-    `place.galleries`; {class: {kind: path}}. `pictures` maps result index -> PIL
-    picture (those the galleries need)."""
+    `place.galleries`; {class: {kind: path}}. `pictures` maps result index -> its
+    pixels (those the galleries need: `needed_pictures`)."""
     names = {c["id"]: c["name"] for c in categories}
     written: dict[str, dict[str, Path]] = {}
     for category in categories:
         class_id, name = category["id"], category["name"]
         entries = {"false_positives": [
-            (d.image, results[d.image].det_boxes[d.index],
+            (d.image, results[d.image].detections.yxyx[d.index],
              f"{d.kind.replace('_', ' ')}"
              f"{' (' + names.get(d.true_class, '?') + ')' if d.true_class else ''} "
              f"{d.score:.2f}\n{results[d.image].image_id}")
@@ -159,21 +152,3 @@ def needed_pictures(analysis: ErrorAnalysis, categories: Sequence[dict],
         needed |= {d.image for d in analysis.worst_false_positives(category["id"], limit)}
         needed |= {m.image for m in analysis.worst_misses(category["id"], limit)}
     return needed
-
-
-def record_pictures(records: Sequence[str], wanted: set[int]) -> dict[int, object]:
-    """PIL pictures of the wanted examples (by position in the records' order)."""
-    import tensorflow as tf
-    from PIL import Image
-
-    found = {}
-    if not wanted:
-        return found
-    spec = {"image/encoded": tf.io.FixedLenFeature([], tf.string)}
-    for index, raw in enumerate(tf.data.TFRecordDataset(list(records))):
-        if index > max(wanted):
-            break
-        if index in wanted:
-            data = tf.io.parse_single_example(raw, spec)["image/encoded"].numpy()
-            found[index] = Image.open(io.BytesIO(data)).convert("RGB")
-    return found

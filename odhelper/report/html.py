@@ -2,7 +2,8 @@
 
 Sections: dataset class distribution, loss curves, mAP over steps, per-class AP,
 sample detections, per-class table, stage timings, run options. A section whose
-source is missing says what is missing instead of disappearing.
+source is missing says what is missing instead of disappearing. Only rendering
+here: workflows/report.py reads the records and runs the model.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from odhelper import files
 from odhelper.constants import COCO_AP50, COCO_AR100, COCO_MAP, PASCAL_MAP50
 from odhelper.metrics import tables
 from odhelper.report import markup, plots, sources
+from odhelper.report import samples as report_samples
 from odhelper.report.error_sections import SECTIONS as ERROR_SECTIONS
 from odhelper.rundir import RunDir
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -94,37 +96,28 @@ def headline(metrics: dict | None) -> str:
             f"{metrics.get('step')}), {metrics.get('pictures')} validation pictures.</p>{kpis}")
 
 
-def augmentation_section(run_dir: RunDir, samples: int) -> str:
-    """The effective augmentation options and what the model sees (written once, to
-    RUN/augment_preview.png)."""
-    from odhelper import log
-    from odhelper.pipeline import augment, config
-
-    if not run_dir.pipeline_config.is_file():
+def augmentation_section(run_dir: RunDir, steps: list[str] | None) -> str:
+    """The effective augmentation options (`steps`, None: no pipeline.config) and what
+    the model sees (RUN/augment_preview.png)."""
+    if steps is None:
         return markup.note("no pipeline.config in the run directory.")
-    configs = config.load(run_dir.pipeline_config)
-    steps = augment.describe(configs["train_config"])
     listing = (f"<p>{len(steps)} augmentation option(s) in the filled config:</p><pre>"
                + html.escape("\n".join(steps) or "(none)") + "</pre>")
-    try:
-        if not run_dir.augment_preview.is_file() and samples:
-            from odhelper.report.augment_preview import write_grid
-            write_grid(configs, run_dir.augment_preview, samples)
-    except Exception as exc:  # noqa: BLE001 - the report still shows the rest
-        log.warning("Report: no augmentation preview (%s: %s)", type(exc).__name__, exc)
     if not run_dir.augment_preview.is_file():
-        return listing + markup.note("no preview (odhelper augment-preview --run-dir RUN makes one).")
+        return listing + markup.note("no preview (odhelper augment-preview --run-dir RUN makes "
+                                     "one).")
     return listing + markup.png_file(run_dir.augment_preview,
                                      "training samples after augmentation") + (
         "<p>Training samples as the OD API's input pipeline makes them (augmented, "
         "resized, before the model's pixel normalisation), with their boxes.</p>")
 
 
-def build_report(run_dir: RunDir, output: Path | None = None, samples: int = 8) -> Path:
-    """Write the HTML report of `run_dir` from what it holds (default RUN/report.html);
-    return its path."""
-    from odhelper.report.samples import sample_grid
-
+def build_report(run_dir: RunDir, output: Path | None = None,
+                 samples: report_samples.Samples | None = None,
+                 augmentation: list[str] | None = None) -> Path:
+    """Write the HTML report of `run_dir` from what it holds and what the workflow
+    computed (sample detections, the augmentation steps of its pipeline.config);
+    default RUN/report.html. Return its path."""
     if not run_dir.root.is_dir():
         from odhelper.errors import OdhelperError
         raise OdhelperError(f"{run_dir}: no such run directory")
@@ -133,8 +126,6 @@ def build_report(run_dir: RunDir, output: Path | None = None, samples: int = 8) 
     metrics = sources.eval_metrics(run_dir)
     class_csv = run_dir.eval_dir / tables.CLASS_CSV
     class_rows = tables.read_class_csv(class_csv) if class_csv.is_file() else []
-    grid = sample_grid(run_dir, metrics["records"], 0.5, samples) \
-        if metrics and metrics.get("records") and samples else None
     letters = run_dir.eval_dir / tables.IMAGE_CSV
     sections = [
         ("summary", "Summary", headline(metrics)),
@@ -147,12 +138,9 @@ def build_report(run_dir: RunDir, output: Path | None = None, samples: int = 8) 
             sources.map_series(sources.scalars(run_dir.eval_dir), run_dir.history.records()),
             "Evaluation mAP", "mAP", "no evaluation metrics over steps yet.")),
         ("class-ap", "Average precision per class", class_ap_section(class_rows)),
-        ("samples", "Sample detections on validation pictures",
-         markup.img(grid[0], "sample detections") + f"<p>{grid[1]} pictures; white: ground truth, "
-         "colour: detections with scores.</p>" if grid else
-         markup.note("no exported model or no evaluation records to draw from.")),
+        ("samples", "Sample detections on validation pictures", report_samples.section(samples)),
         ("augmentation", "Augmentation: what the model sees",
-         augmentation_section(run_dir, samples)),
+         augmentation_section(run_dir, augmentation)),
         ("class-table", "Per-class table",
          markup.table(tables.CLASS_HEADERS, [list(r.values()) for r in class_rows])
          if class_rows else markup.note("no eval/per_class.csv yet.")),

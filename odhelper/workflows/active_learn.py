@@ -18,7 +18,7 @@ from pathlib import Path
 from odhelper import log
 from odhelper.constants import COCO_MAP, PASCAL_MAP50
 from odhelper.active import labels
-from odhelper.active.adopt import Candidate, Detection, adopt
+from odhelper.active.adopt import Candidate, adopt
 from odhelper.active.pool import PoolImage, scan_pool
 from odhelper.active.state import ActiveState, RoundRecord
 from odhelper.active.table import adoption_table
@@ -77,23 +77,21 @@ def _train(options: ActiveOptions, round_number: int) -> dict[str, float]:
 
 def _predict(options: ActiveOptions, remaining: list[PoolImage],
              round_number: int) -> list[Candidate]:
-    """Detect on the remaining pool with the last export; the pictures to adopt."""
+    """Detect on the remaining pool with the last export; the pictures to adopt.
+    No box under --box-threshold is needed: it is the score rule for every class."""
+    from odhelper import thresholds
     from odhelper.engine import predictor
 
     model = predictor.load_model(ActiveDir(options.run_dir).training.root)
+    rule = thresholds.decide(model.folder, options.box_threshold)
     by_name = {image.path.relative_to(options.pool).as_posix(): image for image in remaining}
     problems: list = []
     candidates = []
     for prediction in log.progress(
-            predictor.detect(model, [i.path for i in remaining], options.pool, problems,
-                             threshold=options.box_threshold),
+            predictor.detect(model, [i.path for i in remaining], options.pool, problems, rule),
             total=len(remaining), desc=f"round {round_number}", unit="img"):
-        detections = [Detection(model.name_of(c), float(s), *map(float, box))
-                      for box, s, c in zip(prediction.boxes, prediction.scores,
-                                           prediction.classes)]
-        found = adopt(by_name[prediction.name], detections, prediction.width,
-                      prediction.height, options.threshold, round_number,
-                      options.box_threshold)
+        found = adopt(by_name[prediction.name], prediction, model.class_names,
+                      options.threshold, round_number, options.box_threshold)
         if found:
             candidates.append(found)
     for problem in problems:

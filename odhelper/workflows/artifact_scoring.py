@@ -38,7 +38,7 @@ def score(run_dir: RunDir, name: str, path: Path, threshold: float) -> dict:
     configs = load_run_configs(run_dir)
     label_map = run_label_map(run_dir, configs)
     categories = categories_of(label_map)
-    records = tuple(detections.eval_record_files(configs, None))
+    records = tuple(records.eval_record_files(configs, None))
     with log.stage(f"Check {name}", "check", file=path.name) as stage:
         model = predictor.load_model(path)
         pictures = _pictures(records, str(label_map))
@@ -53,7 +53,7 @@ def score(run_dir: RunDir, name: str, path: Path, threshold: float) -> dict:
         row = artifacts.ArtifactRow(
             name, path.relative_to(run_dir.export).as_posix(),
             artifact_check.size_on_disk(path), latency,
-            sum(len(r.det_scores) for r in results),
+            sum(len(r.detections) for r in results),
             per_class.class_table(results, categories, threshold, metrics))
         stage.extra.update({"mAP@0.5": round(row.map50, 4), "ms/picture":
                             round(row.latency_ms, 1), "MB": round(row.size_bytes / 1e6, 2)})
@@ -90,7 +90,8 @@ def _from_the_run(run_dir: RunDir, model, pictures, records: tuple[str, ...]):
 
 def _difference(ours, theirs) -> float:
     """Largest difference between the sorted detection scores of two results."""
-    a, b = np.sort(ours.det_scores)[::-1], np.sort(theirs.det_scores)[::-1]
+    a = np.sort(ours.detections.scores)[::-1]
+    b = np.sort(theirs.detections.scores)[::-1]
     count = min(len(a), len(b), 10)
     if not count:
         return 0.0 if len(a) == len(b) else 1.0

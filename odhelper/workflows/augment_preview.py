@@ -20,15 +20,26 @@ def _configs(options: AugmentPreviewOptions) -> dict:
         checkpoint=str(checkpoint) if checkpoint else None))
 
 
+def write_grid(configs: dict, output: Path, count: int = 16, seed: int = 0) -> Path:
+    """The grid of the configs' training input, class names from its label map, as PNG."""
+    from odhelper import files
+    from odhelper.data import labelmap
+    from odhelper.engine.train_samples import samples
+    from odhelper.report.augment_preview import grid_png
+
+    ids = labelmap.read(Path(configs["train_input_config"].label_map_path))
+    files.write_bytes(output, grid_png(samples(configs, count, seed),
+                                       {n: name for name, n in ids.items()}))
+    return Path(output)
+
+
 def write_preview(configs: dict, output: Path, count: int = 16, seed: int = 0) -> Path:
     """The grid for these configs, written to `output`; the augmentations logged."""
     from odhelper.pipeline import augment
-    from odhelper.report.augment_preview import write_grid
 
     for step in augment.describe(configs["train_config"]) or ["(none)"]:
         log.info("Augmentation: %s", step)
-    write_grid(configs, output, count, seed)
-    return output
+    return write_grid(configs, output, count, seed)
 
 
 def preview(options: AugmentPreviewOptions) -> Path:

@@ -140,14 +140,14 @@ def evaluate(options: EvaluateOptions) -> Evaluation:
 
 
 def _evaluate(options: EvaluateOptions, run_dir: RunDir) -> Evaluation:
-    from odhelper.engine import detections
+    from odhelper.engine import records
     from odhelper.engine.restore import checkpoint_step
 
     configs = load_run_configs(run_dir)
     checkpoint = run_dir.checkpoint(options.checkpoint)
     label_map = run_label_map(run_dir, configs)
     categories = categories_of(label_map)
-    records = detections.split_record_files(configs, options.split, options.records or None)
+    records = records.split_record_files(configs, options.split, options.records or None)
     step = checkpoint_step(checkpoint)
     if Path(checkpoint).parent.resolve() == run_dir.exported.checkpoint_dir.resolve():
         step = int(run_dir.exported.recorded().get("step", step))  # its copy saves no step
@@ -170,7 +170,7 @@ def _evaluate(options: EvaluateOptions, run_dir: RunDir) -> Evaluation:
         "split": options.split, "threshold": options.threshold, "pictures": len(results),
         "metrics": metrics})
     evaluation.outputs.append(place.metrics)
-    error_analysis(evaluation, options, results, categories, records, place)
+    error_analysis(evaluation, options, results, categories, records, label_map, place)
     if options.split == "validate":
         _write_points(run_dir, evaluation, records, place)
     return evaluation
@@ -197,8 +197,9 @@ def _write_points(run_dir: RunDir, evaluation: Evaluation, records: list[str], p
 
 
 def error_analysis(evaluation: Evaluation, options: EvaluateOptions, results, categories,
-                   records: list[str], place) -> None:
+                   records: list[str], label_map: Path, place) -> None:
     """Confusion matrix, FP kinds, curves, operating points and galleries into `place`."""
+    from odhelper.engine import records as record_reader
     from odhelper.report import errors as pictures
 
     analysis = errors.analyse(results, categories, options.threshold)
@@ -216,8 +217,8 @@ def error_analysis(evaluation: Evaluation, options: EvaluateOptions, results, ca
     if options.gallery:
         wanted = pictures.needed_pictures(analysis, categories, options.gallery)
         drawn = pictures.galleries(analysis, results,
-                                   pictures.record_pictures(records, wanted), categories,
-                                   options.gallery, place)
+                                   record_reader.pictures(records, label_map, wanted),
+                                   categories, options.gallery, place)
         evaluation.outputs += [p for kinds in drawn.values() for p in kinds.values()]
     for point in points:
         if not point.met:
@@ -228,10 +229,10 @@ def error_analysis(evaluation: Evaluation, options: EvaluateOptions, results, ca
 
 def has_split(run_dir: RunDir, split: str) -> bool:
     """Whether the run's dataset holds `split` (e.g. a test split)."""
-    from odhelper.engine import detections
+    from odhelper.engine import records
 
     try:
-        detections.split_record_files(load_run_configs(run_dir), split)
+        records.split_record_files(load_run_configs(run_dir), split)
         return True
     except OdhelperError:
         return False

@@ -11,7 +11,8 @@ import numpy as np
 from odhelper import log
 from odhelper.engine import predictor
 from odhelper.report import video as video_io
-from odhelper.report.draw import draw_boxes
+from odhelper.report.draw import draw_detections
+from odhelper.thresholds import ScoreRule
 
 
 @dataclass
@@ -28,49 +29,34 @@ class VideoResult:
         return self.frames / self.seconds if self.seconds else 0.0
 
 
-def _model_input(model: predictor.ExportedModel, frame: np.ndarray):
-    """The frame as the picture pipeline feeds it: resized to a fixed input size."""
-    import tensorflow as tf
-
-    pixels = tf.constant(frame)
-    if model.input_size is not None:
-        resized = tf.image.resize(pixels, model.input_size)
-        pixels = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
-    return tf.cast(pixels[tf.newaxis], model.input_dtype)
-
-
 def predict_video(model: predictor.ExportedModel, path: Path, root: Path, out: Path,
-                  threshold: float) -> VideoResult:
+                  rule: ScoreRule) -> VideoResult:
+    """Every frame through `model` (resized as `predictor.detect` resizes pictures),
+    the detections `rule` keeps drawn and listed."""
     from PIL import Image
 
     reader = video_io.VideoReader(path)
     annotated, csv_path = video_io.outputs_for(path, root, out)
     result, rows = VideoResult(path, annotated, csv_path), []
     writer = video_io.video_writer(annotated, reader.fps)
+    names = model.class_names
     started = time.perf_counter()
     try:
         for index, frame in enumerate(log.progress(reader, total=reader.frames,
                                                    desc=path.name, unit="frame")):
-            height, width = frame.shape[:2]
-            found = predictor.to_prediction(model.function(input_tensor=_model_input(model,
-                                                                                     frame)),
-                                            path.name, height, width, threshold)
+            found = rule.apply(predictor.detect_picture(model, frame, resize=True), names)
             seconds = index / reader.fps
-            names = [model.name_of(c) for c in found.classes]
             rows += [[str(index), f"{seconds:.3f}", name, f"{score:.4f}"]
                      + [f"{v:.1f}" for v in box]
-                     for name, score, box in zip(names, found.scores, found.boxes)]
-            picture = Image.fromarray(frame)
-            draw_boxes(picture, found.boxes, [f"{n} {s:.2f}" for n, s in
-                                              zip(names, found.scores)], found.classes)
-            writer.append_data(np.asarray(picture))
+                     for name, score, box in zip(found.names(names), found.scores, found.xyxy)]
+            writer.append_data(np.asarray(draw_detections(Image.fromarray(frame), found, names)))
             result.frames += 1
-            result.detections += len(found.scores)
+            result.detections += len(found)
     finally:
         writer.close()
     result.seconds = time.perf_counter() - started
     video_io.write_frame_csv(rows, csv_path)
-    log.info("%s: %d frames, %d detections >= %.2f, %.1f frames/s -> %s, %s", path,
-             result.frames, result.detections, threshold, result.frames_per_second,
+    log.info("%s: %d frames, %d detections >= %s, %.1f frames/s -> %s, %s", path,
+             result.frames, result.detections, rule.short(), result.frames_per_second,
              annotated, csv_path)
     return result
