@@ -47,7 +47,7 @@ def test_sigterm_saves_the_step_and_resumes_there(tmp_path):
     step = int(stopped.group(1))
     assert 3 <= step < 200 and run_dir.latest_step() == step  # not a boundary: saved on stop
     records = [json.loads(line) for line in run_dir.timings.read_text().splitlines()]
-    assert [r["status"] for r in records if r["stage"] == "Transfer learning"] == ["interrupted"]
+    assert [r["status"] for r in records if r["stage"] == "Training"] == ["interrupted"]
     argv[argv.index("400")] = str(step + 2)
     code, text = finish(odhelper(*argv), timeout=300)
     assert code == 0, text

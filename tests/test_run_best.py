@@ -101,4 +101,4 @@ def test_diverging_loss_stops_with_the_step_and_cause(tmp_path, capsys):
     assert "training diverged at step" in error and "learning rate is too high" in error
     assert RunDir(run_dir).latest_step() == 0  # no checkpoint of broken weights
     records = [json.loads(line) for line in (run_dir / "timings.jsonl").read_text().splitlines()]
-    assert [r["status"] for r in records if r["stage"] == "Transfer learning"] == ["failed"]
+    assert [r["status"] for r in records if r["stage"] == "Training"] == ["failed"]

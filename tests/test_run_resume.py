@@ -56,5 +56,5 @@ def test_killed_run_continues_step_count(tmp_path):
     # the same command again: finished, exit 0, no training
     assert cli.main(argv) == 0
     log_text = (run_dir / "odhelper.log").read_text()
-    assert log_text.count("Transfer learning start") == 2  # killed run + resumed run
+    assert log_text.count("Training start") == 2  # killed run + resumed run
     assert "already finished at step 32" in log_text

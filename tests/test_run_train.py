@@ -71,17 +71,18 @@ def test_two_evaluations_in_one_process(finished_run):
         assert "DetectionBoxes_Precision/mAP" in record
         assert {"PascalBoxes_PerformanceByCategory/AP@0.5IOU/red",
                 "PascalBoxes_PerformanceByCategory/AP@0.5IOU/blue"} <= set(record)
-    learning = [r for r in records if r["stage"] == "Transfer learning"]
+    learning = [r for r in records if r["stage"] == "Training"]
     assert learning[0]["status"] == "success" and learning[0]["final step"] == 4
     log_text = (run_dir / "odhelper.log").read_text()
     for line in ("Program start [ model : ssd_mobilenet_v2, num steps : 4 ]",
-                 "Transfer learning start", "Total learning time :",
+                 "Training start", "Total learning time :",
                  "Evaluate model start [ Step number : 2 ]",
                  "Evaluate model start [ Step number : 4 ]", "Export model start",
-                 "Report Success", "Program end [ Total time :", "tensorboard --logdir"):
+                 "Report Success", "Program Success [ Total program time :",
+                 "tensorboard --logdir"):
         assert line in log_text
     success = [line for line in log_text.splitlines() if "Evaluate model Success" in line]
-    assert len(success) == 2 and all("PascalBoxes_Precision/mAP@0.5IOU : " in line
+    assert len(success) == 2 and all("mAP@0.5 : " in line and "val loss : " in line
                                      and "Total evaluation time" in line for line in success)
     assert sorted(p.name for p in (run_dir / "checkpoints").glob("ckpt-*.index")) == \
         ["ckpt-2.index", "ckpt-4.index"]

@@ -90,8 +90,9 @@ def _train(options: RunOptions, run_dir: RunDir, plan: resume.Plan, result: RunR
     strategy = make_strategy(options.strategy, options.cpu_replicas)
     tf.random.set_seed(options.seed)
     log.info("TensorBoard: tensorboard --logdir %s", run_dir.root.resolve())
+    # the original helper tool's name, when the weights start from a pre-trained model
     title = "Transfer learning" if plan.configs["train_config"].fine_tune_checkpoint \
-        or run_dir.latest_step() else "Training from scratch"
+        else "Training"
     with log.stage(title, "learning", model=options.model) as stage:
         with scaleout.precision(options.precision):
             setup = build_training(plan.configs, run_dir, strategy, options.keep_checkpoints)
