@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from odhelper import log
+from odhelper import foreign, log
 from odhelper.errors import OdhelperError
 from odhelper.od import api
 
@@ -109,7 +109,8 @@ class Evaluator:
 def _collect(evaluators, losses_seen: dict, np) -> dict[str, float]:
     metrics: dict[str, float] = {}
     for evaluator in evaluators:
-        metrics.update({str(k): float(v) for k, v in evaluator.evaluate().items()})
+        with foreign.printed():  # pycocotools prints its summary
+            metrics.update({str(k): float(v) for k, v in evaluator.evaluate().items()})
     for key, values in losses_seen.items():
         metrics[key] = float(np.mean(values))
     return metrics
