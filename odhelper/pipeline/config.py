@@ -147,7 +147,6 @@ def fill(request: FillRequest) -> dict:
     from odhelper.data import labelmap
     from odhelper.od import api
 
-    config_util = api().config_util
     spec = registry.get(request.model)
     if not spec.template_path.exists():
         raise OdhelperError(f"{spec.template_path}: template of {spec.name} is missing")
@@ -155,6 +154,7 @@ def fill(request: FillRequest) -> dict:
     content = read_dataset(dataset)
     label_map = Path(request.label_map or dataset / LABEL_MAP)
     classes = labelmap.read(label_map)
+    config_util = api().config_util  # TensorFlow: after the inputs are checked
     configs = config_util.get_configs_from_pipeline_file(str(spec.template_path))
     config_util.merge_external_params_with_configs(configs, kwargs_dict={
         "num_classes": max(classes.values()),
