@@ -33,7 +33,7 @@ _LOGGER = logging.getLogger(foreign.OWN)
 _SKIPPED_FILES = {__file__, contextlib.__file__}  # frames a line is never attributed to
 _SKIPPED_FUNCTIONS: set[tuple[str, str]] = set()  # (file, function): see skip_frames_of
 _state: dict[str, Any] = {"dir": None, "file_handler": None, "terminal": None,
-                          "level": None}
+                          "host": None}
 
 
 def _log(level: int, message: str, args: tuple, kwargs: dict) -> None:
@@ -142,29 +142,40 @@ def verbose() -> bool:
 def _point_at(directory: Path | None) -> None:
     """Make `directory` the target of odhelper.log and timings.jsonl (None: none).
     Under `setup` the file takes every record (the root logger's); for a library
-    caller only odhelper's own (its logger's), at INFO while the folder is set unless
-    the host gave the `odhelper` logger a level."""
-    handler = _state["file_handler"]
+    caller only odhelper's own (its logger's), at INFO, while the host's handlers go
+    on getting exactly what its levels let through (`_Host`)."""
+    handler, host = _state["file_handler"], _state["host"]
     if handler is not None:
         handler.logger.removeHandler(handler)
         handler.close()
-    if _state["level"] is not None:  # what a library caller had set
-        _LOGGER.setLevel(_state["level"])
-    _state.update(dir=None, file_handler=None, level=None)
+    if host is not None:
+        _LOGGER.removeHandler(host)
+        _LOGGER.propagate = True
+        _LOGGER.setLevel(logging.NOTSET)
+    _state.update(dir=None, file_handler=None, host=None)
     if directory is None:
         return
     directory.mkdir(parents=True, exist_ok=True)
     handler = _FileHandler(directory / LOG_FILE, encoding="utf-8")
     handler.setFormatter(_Formatter())
-    if _state["terminal"] is not None:
-        handler.logger = logging.getLogger()
-    else:
-        handler.logger = _LOGGER
-        if _LOGGER.level == logging.NOTSET and _LOGGER.getEffectiveLevel() > logging.INFO:
-            _state["level"] = logging.NOTSET  # the host set no level of its own for us
-            _LOGGER.setLevel(logging.INFO)
+    handler.logger = logging.getLogger() if _state["terminal"] is not None else _LOGGER
+    if handler.logger is _LOGGER and _LOGGER.level == logging.NOTSET and \
+            _LOGGER.getEffectiveLevel() > logging.INFO:  # the host set no level for us
+        _state["host"] = _Host(_LOGGER.getEffectiveLevel())
+        _LOGGER.addHandler(_state["host"])
+        _LOGGER.propagate = False
+        _LOGGER.setLevel(logging.INFO)
     handler.logger.addHandler(handler)
     _state.update(dir=directory, file_handler=handler)
+
+
+class _Host(logging.Handler):
+    """A library caller's handlers, as if the `odhelper` logger still propagated at
+    the level it had: odhelper.log gets INFO lines, the host no more than before."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _LOGGER.parent is not None:
+            _LOGGER.parent.handle(record)
 
 
 class _FileHandler(logging.FileHandler):

@@ -217,19 +217,27 @@ def test_log_lines_never_share_the_progress_bars_line():
     assert len(logged) == 4 and all(line.startswith("[INFO|<string>:") for line in logged), lines
 
 
-LIBRARY = ("import logging, sys\nfrom odhelper import log\nroot = logging.getLogger()\n"
-           "before = (list(root.handlers), root.level)\n"
-           "with log.to_dir(sys.argv[1]):\n    log.info('own line')\n"
-           "    logging.getLogger('tensorflow').info('foreign line')\n"
-           "assert (list(root.handlers), root.level) == before, (root.handlers, root.level)\n"
-           "assert logging.getLogger('odhelper').level == logging.NOTSET\n")
+LIBRARY = """import logging, sys
+logging.basicConfig(format="host: %(message)s")  # the host's own: WARNING and up
+from odhelper import log
+root, own = logging.getLogger(), logging.getLogger("odhelper")
+before = (list(root.handlers), root.level, own.level, own.propagate)
+with log.to_dir(sys.argv[1]):
+    log.info("own info line")
+    log.warning("own warning line")
+    logging.getLogger("tensorflow").warning("foreign line")
+assert (list(root.handlers), root.level, own.level, own.propagate) == before
+"""
 
 
 def test_a_library_caller_keeps_its_logging(tmp_path):
     """Without the command line, odhelper only adds its odhelper.log, with its own
-    lines, to its own logger, for the time it logs into a folder."""
+    lines, to its own logger, for the time it logs into a folder; the host's handlers
+    get what its levels let through, as before."""
     done = subprocess.run([sys.executable, "-c", LIBRARY, str(tmp_path)], capture_output=True,
                           text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done.stderr
+    assert done.returncode == 0 and done.stdout == "", done.stderr
+    assert done.stderr.splitlines() == ["host: own warning line", "host: foreign line"]
     log = (tmp_path / "odhelper.log").read_text()
-    assert "> own line" in log and "foreign line" not in log
+    assert "> own info line" in log and "> own warning line" in log
+    assert "foreign line" not in log

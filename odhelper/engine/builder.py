@@ -44,8 +44,9 @@ class TrainingSetup:
         try:
             status.assert_existing_objects_matched()
         except AssertionError as exc:
+            reason = str(exc).split(". Showing")[0]  # not the long list of variables
             raise OdhelperError(f"{self.restored_from}: this run's model or optimizer does not "
-                                f"match its checkpoint ({str(exc).split('. Showing')[0]})") from None
+                                f"match its checkpoint ({reason})") from None
 
 
 def _train_dataset(configs: dict, model, strategy):
