@@ -72,8 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         return _failed(args, "out of memory (try fewer --workers or a smaller --batch-size)", 1)
     except KeyboardInterrupt as exc:
-        log.warning("%s: stopped by %s", args.command, signals.how_stopped(exc))
-        print(f"odhelper {args.command}: stopped by {signals.how_stopped(exc)}", file=sys.stderr)
+        message = f"stopped by {signals.how_stopped(exc)}"
+        log.warning("%s: %s", args.command, message, extra=log.FILE_ONLY)
+        print(f"odhelper {args.command}: {message}", file=sys.stderr)
         return signals.exit_code(exc)
 
 
@@ -89,13 +90,15 @@ def environment_message(exc: OSError) -> str:
 
 
 def _failed(args, message: str, code: int) -> int:
-    """Log the one-line reason (with the traceback under -v) and return `code`."""
+    """The one-line reason on stderr, once (the traceback before it under -v; the
+    log file, if one is still open, gets the line too); return `code`."""
+    import traceback
+
     from odhelper import log
 
+    log.error("%s", message, exc_info=args.verbose, extra=log.FILE_ONLY)
     if args.verbose:
-        log.exception("%s", message)
-    else:
-        log.error("%s", message)
+        traceback.print_exc()
     print(f"odhelper {args.command}: error: {message}", file=sys.stderr)
     return code
 

@@ -12,7 +12,7 @@ import pytest
 from faults_support import ROOT, finish, odhelper, stop
 from odhelper import cli, lock
 from odhelper.rundir import RunDir
-from run_support import make_pictures
+from run_support import make_dataset, make_pictures
 
 HOLD = ("import sys, time\nfrom odhelper import lock\n"
         "with lock.held(sys.argv[1], 'run'):\n    print('held', flush=True)\n    time.sleep(120)\n")
@@ -41,8 +41,9 @@ def test_second_tfrecord_and_run_are_refused_naming_the_holder(holder, tmp_path)
     started = time.time()
     code, text = finish(odhelper("tfrecord", "-i", pictures, "-o", folder))
     assert code == 1 and _refused(text, process), text
+    dataset = make_dataset(tmp_path / "data")  # a missing one is refused before the lock
     code, text = finish(odhelper("run", "--model", "ssd_mobilenet_v2_cpu", "--steps", "1",
-                                 "--dataset", tmp_path / "none", "--run-dir", folder))
+                                 "--dataset", dataset, "--run-dir", folder))
     assert code == 1 and _refused(text, process), text
     assert time.time() - started < 30  # at once, not after waiting
     assert not (folder / "dataset.json").exists() and not (folder / "run.yaml").exists()

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from odhelper import log
 from odhelper.engine.distribute import copy_from_chief, is_chief, several_workers
 from odhelper.engine.precision import float32_predictions, mixed_policy_active
+from odhelper.errors import OdhelperError
 from odhelper.od import api
 from odhelper.rundir import RunDir
 
@@ -28,10 +29,24 @@ class TrainingSetup:
     train_input: Any  # distributed, repeated dataset
     restored_from: str | None = None
     scratch_dir: str | None = None  # a non-chief worker's checkpoint folder: remove at exit
+    restore_status: Any = None  # of a resume, until the first step checks it
 
     @property
     def step(self) -> int:
         return int(self.global_step.numpy())
+
+    def check_restored(self) -> None:
+        """After the first step of a resumed run: every variable that exists by now (the
+        model's, the optimizer's slots) took its value from the checkpoint."""
+        status, self.restore_status = self.restore_status, None
+        if status is None:
+            return
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError as exc:
+            reason = str(exc).split(". Showing")[0]  # not the long list of variables
+            raise OdhelperError(f"{self.restored_from}: this run's model or optimizer does not "
+                                f"match its checkpoint ({reason})") from None
 
 
 def _train_dataset(configs: dict, model, strategy):
@@ -131,7 +146,14 @@ def _restore(setup: TrainingSetup) -> None:
     train_config = setup.configs["train_config"]
     latest = setup.manager.latest_checkpoint
     if latest:
-        setup.checkpoint.restore(latest)
+        # The restore is deferred: the model's variables and the optimizer's slots take
+        # their saved values when they are made, at the first step, which then checks
+        # that they did (check_restored). A process that takes no step (already at
+        # --steps, or stopped first) leaves them unmatched, and TensorFlow would list
+        # each (~740 lines) when the status is deleted: expect_partial() keeps it quiet.
+        status = setup.checkpoint.restore(latest).expect_partial()
+        if setup.step > 0:  # a step-0 checkpoint has no optimizer slots to check
+            setup.restore_status = status
         setup.restored_from = latest
         log.info("Resuming from %s (step %d)", latest, setup.step)
     elif train_config.fine_tune_checkpoint:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from odhelper import foreign
 from odhelper.errors import OdhelperError
 from odhelper.metrics.matching import ImageResult
 from odhelper.od import api

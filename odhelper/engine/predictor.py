@@ -95,12 +95,12 @@ def _class_names(model: Path) -> dict[int, str]:
 def load_model(model: Path) -> ExportedModel:
     """Load a SavedModel (a run dir, an export dir, a saved_model dir), a .tflite or
     a .onnx file, with its class names."""
-    import tensorflow as tf
-
     model = Path(model)
     if model.suffix.lower() in ARTIFACT_SUFFIXES:
         return _load_artifact(model)
-    saved_model = find_saved_model(model)
+    saved_model = find_saved_model(model)  # before TensorFlow loads
+    import tensorflow as tf
+
     names = _class_names(saved_model)
     size = _input_size(saved_model.parent)
     loaded = tf.saved_model.load(str(saved_model))

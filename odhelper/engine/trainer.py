@@ -85,6 +85,7 @@ class Trainer:
             seconds = time.perf_counter() - started
             if self.first_step_seconds is None:
                 self.first_step_seconds = seconds
+                self.setup.check_restored()
             else:
                 self._timed[0] += steps
                 self._timed[1] += seconds
@@ -134,9 +135,10 @@ class CheckpointHook(Hook):
         self.every, self.saved_step = every, -1
 
     def before_train(self, trainer: Trainer) -> None:
-        latest = trainer.setup.manager.latest_checkpoint
-        if latest and latest == trainer.setup.restored_from:  # resumed: already on disk
-            self.saved_step = trainer.step
+        # The starting step is on disk already (or is step 0, nothing learnt). Saving it
+        # again before a step is taken would write a resumed run's checkpoint without its
+        # model and optimizer, whose restore waits for the first step (builder._restore).
+        self.saved_step = trainer.step
 
     def save(self, trainer: Trainer) -> None:
         if trainer.step != self.saved_step:

@@ -6,16 +6,13 @@ The last row ("all") holds the evaluators' overall numbers (mean over classes).
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from absl import logging as absl_logging
-
+from odhelper import foreign
 from odhelper.constants import COCO_AP50, COCO_AR100, COCO_MAP, PASCAL_CLASS_AP50, PASCAL_MAP50
 from odhelper.metrics.matching import ImageResult, match_detections
 
@@ -76,10 +73,8 @@ def od_api_metrics(results: Sequence[ImageResult], categories: Sequence[dict]) -
             evaluator.add_single_detected_image_info(result.image_id, found)
     metrics = {}
     for evaluator in (pascal, coco):
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):  # pycocotools prints its summary
+        with foreign.printed():  # pycocotools prints its summary
             metrics.update({k: float(v) for k, v in evaluator.evaluate().items()})
-        absl_logging.debug("%s", printed.getvalue())
     return metrics
 
 

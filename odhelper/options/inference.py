@@ -104,6 +104,11 @@ class PredictOptions:
 
     def __post_init__(self):
         _required(self, "model", "input", "output")
+        if not self.model.exists():
+            raise UsageError(f"{self.model}: no such model (-m takes a run folder, an export "
+                             "folder, a SavedModel folder, a .tflite or an .onnx file)")
+        if not self.input.exists():
+            raise UsageError(f"{self.input}: no such picture, video or folder (-i)")
         if self.threshold is not None:
             _threshold(self.threshold)
         if self.workers < 0:

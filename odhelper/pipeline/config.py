@@ -141,13 +141,13 @@ def fill(request: FillRequest) -> dict:
     from odhelper.data import labelmap
     from odhelper.od import api
 
-    config_util = api().config_util
     spec = registry.get(request.model)
     if not spec.template_path.exists():
         raise OdhelperError(f"{spec.template_path}: template of {spec.name} is missing")
     summary = DatasetDir(request.dataset).summary()
     label_map = Path(request.label_map or summary.label_map)
     classes = labelmap.read(label_map)
+    config_util = api().config_util  # TensorFlow: after the inputs are checked
     configs = config_util.get_configs_from_pipeline_file(str(spec.template_path))
     use_dataset(configs, summary, label_map)
     if request.batch_size:

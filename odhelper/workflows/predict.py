@@ -31,6 +31,15 @@ class PredictResult:
 def predict(options: PredictOptions) -> PredictResult:
     """Detect on every picture and video under options.input, every one with the same
     score rule (thresholds.decide); write the chosen outputs."""
+    root = options.input if options.input.is_dir() else options.input.parent
+    is_video = options.input.suffix.lower() in VIDEO_SUFFIXES
+    paths = [] if is_video else predictor.list_images(options.input)
+    paths = [p for p in paths if p.suffix.lower() not in VIDEO_SUFFIXES]
+    videos = predictor.list_images(options.input, VIDEO_SUFFIXES) if is_video or \
+        options.input.is_dir() else []
+    if not paths and not videos:  # said before the model is loaded
+        suffixes = ", ".join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+        raise OdhelperError(f"{options.input}: no pictures or videos ({suffixes})")
     started = time.perf_counter()
     model = predictor.load_model(options.model)
     log.info("Loaded %s %s in %.1f s (input %s, classes: %s)", model.kind, model.path,
@@ -39,15 +48,6 @@ def predict(options: PredictOptions) -> PredictResult:
     result = PredictResult(rule=thresholds.decide(model.folder, options.threshold))
     log.info("%s%s", result.rule.describe(),
              "; --threshold sets one for all" if result.rule.per_class else "")
-    root = options.input if options.input.is_dir() else options.input.parent
-    is_video = options.input.suffix.lower() in VIDEO_SUFFIXES
-    paths = [] if is_video else predictor.list_images(options.input)
-    paths = [p for p in paths if p.suffix.lower() not in VIDEO_SUFFIXES]
-    videos = predictor.list_images(options.input, VIDEO_SUFFIXES) if is_video or \
-        options.input.is_dir() else []
-    if not paths and not videos:
-        suffixes = ", ".join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)
-        raise OdhelperError(f"{options.input}: no pictures or videos ({suffixes})")
     for video in videos:
         from odhelper.workflows.video import predict_video
         result.videos.append(predict_video(model, video, root, options.output, result.rule))

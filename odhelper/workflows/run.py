@@ -142,9 +142,11 @@ def _from_history(run_dir: RunDir, result: RunResult) -> None:
 def run(options: RunOptions) -> RunResult:
     """The whole run (or the rest of it, when resumed)."""
     from odhelper.engine.distribute import chief_task
-    from odhelper.pipeline import registry
+    from odhelper.pipeline import config, registry
 
     registry.get(options.model)  # unknown model: usage error before anything happens
+    if options.input is None:  # a missing dataset: said before the run folder is made
+        config.read_dataset(options.dataset)
     run_dir = RunDir(options.run_dir)
     if not chief_task(options.strategy):  # another worker writes nothing into RUN
         return _worker(options, run_dir)
