@@ -109,6 +109,19 @@ class RunDir(_OneWriter):
     default_dataset = property(lambda self: self.root / "dataset")
     augment_preview = property(lambda self: self.root / "augment_preview.png")
 
+    def exports(self, checkpoint: str | Path) -> bool:
+        """Whether `checkpoint` is the one in export/: recorded in export.json, or, for an
+        export made before export.json existed, the best checkpoint (what export took)."""
+        exported = self.exported
+        if exported.recorded():
+            return exported.holds(checkpoint)
+        if not self.saved_model.is_dir():
+            return False
+        try:
+            return Path(checkpoint) == Path(self.checkpoint("best"))
+        except OdhelperError:
+            return False
+
     def has_work(self) -> bool:
         """Whether training (or anything after it) ever started here: a run that fails
         before that removes a folder it created."""

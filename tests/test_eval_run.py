@@ -95,7 +95,8 @@ def test_coco_numbers_match_the_run_evaluator(evaluated):
     from odhelper.workflows.evaluate import load_run_configs
 
     ours = json.loads((evaluated / "eval" / "metrics.json").read_text())
-    theirs = evaluator.evaluate_checkpoint(load_run_configs(evaluated), ours["checkpoint"])
+    theirs = evaluator.evaluate_checkpoint(load_run_configs(evaluated),
+                                           ours["checkpoint"]).metrics
     for key in ("DetectionBoxes_Precision/mAP", "DetectionBoxes_Precision/mAP@.50IOU",
                 "DetectionBoxes_Recall/AR@100"):
         assert ours["metrics"][key] == pytest.approx(theirs[key], abs=1e-6), key

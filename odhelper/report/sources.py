@@ -109,17 +109,25 @@ def timings(run_dir: RunDir) -> list[dict[str, Any]]:
     return records
 
 
-def map_series(eval_scalars: Series, history: list[dict[str, Any]]) -> Series:
-    """mAP over steps: the run's evaluation history, else the eval event files."""
+def map_series(eval_scalars: Series, history: list[dict[str, Any]],
+               records: list[dict[str, Any]]) -> Series:
+    """mAP over steps: the run's evaluation history, else the eval event files, else the
+    timing records of a run made before the history existed."""
+    series = _series((r["step"], r.get("metrics", {})) for r in history)
+    if series:
+        return series
+    series = {tag: points for tag, points in eval_scalars.items() if tag in MAP_TAGS}
+    return series or _series((r["step"], r) for r in records if "step" in r and
+                             r.get("status", "success") == "success")
+
+
+def _series(points) -> Series:
     found: dict[str, dict[int, float]] = collections.defaultdict(dict)
-    for record in history:
+    for step, values in points:
         for tag in MAP_TAGS:
-            value = record.get("metrics", {}).get(tag)
-            if isinstance(value, (int, float)):
-                found[tag][int(record["step"])] = float(value)
-    if found:
-        return {tag: sorted(points.items()) for tag, points in found.items()}
-    return {tag: points for tag, points in eval_scalars.items() if tag in MAP_TAGS}
+            if isinstance(values.get(tag), (int, float)):
+                found[tag][int(step)] = float(values[tag])
+    return {tag: sorted(steps.items()) for tag, steps in found.items()}
 
 
 def loss_series(train_scalars: Series) -> Series:

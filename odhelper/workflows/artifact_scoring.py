@@ -31,7 +31,7 @@ def _pictures(files: tuple[str, ...], label_map: str):
 
 def score(run_dir: RunDir, name: str, path: Path, threshold: float) -> dict:
     """The artifact's row (ArtifactRow.to_dict())."""
-    from odhelper.engine import artifact_check, detections, predictor
+    from odhelper.engine import artifact_check, predictor, records
     from odhelper.workflows.evaluate import (categories_of, load_run_configs, run_label_map,
                                              unique_ids)
 
@@ -41,10 +41,10 @@ def score(run_dir: RunDir, name: str, path: Path, threshold: float) -> dict:
     records = tuple(records.eval_record_files(configs, None))
     with log.stage(f"Check {name}", "check", file=path.name) as stage:
         model = predictor.load_model(path)
-        pictures = _pictures(records, str(label_map))
+        pictures = _pictures(files, str(label_map))
         results, latency = None, None
         if name == artifacts.BASELINE:
-            results, latency = _from_the_run(run_dir, model, pictures, records)
+            results, latency = _from_the_run(run_dir, model, pictures, files)
         if results is None:
             scored = artifact_check.run_artifact(model, pictures)
             results, latency = scored.results, scored.latency_ms

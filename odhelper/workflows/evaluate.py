@@ -187,7 +187,7 @@ def _write_points(run_dir: RunDir, evaluation: Evaluation, records: list[str], p
     record["checkpoint_identity"] = exported_identity(run_dir, evaluation.checkpoint)
     evaluation.outputs.append(error_tables.write_thresholds(record, place.thresholds))
     exported = run_dir.exported.recorded()
-    if run_dir.exported.holds(evaluation.checkpoint):
+    if run_dir.exports(evaluation.checkpoint):
         evaluation.thresholds_file = error_tables.write_thresholds(record, run_dir.thresholds)
         evaluation.outputs.append(run_dir.thresholds)
     elif exported:
