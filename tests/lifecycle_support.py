@@ -46,6 +46,9 @@ def snapshot(folder: Path, leave_out: tuple[str, ...] = ()) -> dict[str, str]:
 
 
 def records(path: Path) -> list[dict]:
+    """The JSON lines of `path` ([] when it does not exist)."""
+    if not path.is_file():
+        return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 

@@ -74,13 +74,20 @@ def class_ap_section(rows: list[dict[str, str]]) -> str:
 
 
 def timings_section(records: list[dict[str, Any]]) -> str:
+    """Every stage, indented by how deep it ran; the chart shows the commands (the
+    outermost stages) and the stages they were made of, whose times add up to theirs."""
     if not records:
         return markup.note("no timings.jsonl in the run directory.")
-    rows = [[r.get("stage", "?"), r.get("status", "?"), f"{float(r.get('seconds', 0)):.1f}",
-             r.get("start", ""), r.get("step", "")] for r in records]
-    labels = [f"{r[0]} #{i + 1}" for i, r in enumerate(rows)]
-    return (markup.img(plots.horizontal_bars(labels, [float(r[2]) for r in rows],
-                                       "Time per stage", "seconds"), "stage timings")
+    rows = [["\u2003" * int(r.get("depth") or 0) + str(r.get("stage", "?")),
+             r.get("status", "?"), f"{float(r.get('seconds', 0)):.1f}", r.get("start", ""),
+             r.get("step", "")] for r in records]
+    shown = [(i, r) for i, r in enumerate(records) if int(r.get("depth") or 0) <= 1]
+    labels = [f"{'  ' * int(r.get('depth') or 0)}{r.get('stage', '?')} #{i + 1}"
+              for i, r in shown]
+    return (markup.img(plots.horizontal_bars(labels, [float(r.get("seconds", 0))
+                                                      for _, r in shown],
+                                             "Time per stage (commands and their stages)",
+                                             "seconds"), "stage timings")
             + markup.table(["stage", "status", "seconds", "start", "step"], rows))
 
 

@@ -38,7 +38,7 @@ def score(run_dir: RunDir, name: str, path: Path, threshold: float) -> dict:
     configs = load_run_configs(run_dir)
     label_map = run_label_map(run_dir, configs)
     categories = categories_of(label_map)
-    records = tuple(records.eval_record_files(configs, None))
+    files = tuple(records.eval_record_files(configs, None))
     with log.stage(f"Check {name}", "check", file=path.name) as stage:
         model = predictor.load_model(path)
         pictures = _pictures(files, str(label_map))

@@ -59,13 +59,13 @@ def worker_plan(options: RunOptions, run_dir: RunDir, plan: Plan, workers: int) 
 
 # -- the dataset and its identity ---------------------------------------------------------
 def _dataset(options: RunOptions, run_dir: RunDir) -> DatasetSummary:
-    from odhelper.data.build import build_dataset, dataset_is_current
-    from odhelper.engine.distribute import worker_count
-
-    if options.input is None:
+    if options.input is None:  # before TensorFlow is imported: a missing dataset says so
         summary = DatasetDir(options.dataset).summary()
         check_identity(run_dir, summary)
         return summary
+    from odhelper.data.build import build_dataset, dataset_is_current
+    from odhelper.engine.distribute import worker_count
+
     tfrecord = scaleout.tfrecord_options(options, worker_count(options.strategy))
     if dataset_is_current(tfrecord):
         log.info("TF Records reused: %s matches %s", options.dataset, options.input)
