@@ -141,12 +141,13 @@ def _from_history(run_dir: RunDir, result: RunResult) -> None:
 
 def run(options: RunOptions) -> RunResult:
     """The whole run (or the rest of it, when resumed)."""
+    from odhelper.datasetdir import DatasetDir
     from odhelper.engine.distribute import chief_task
-    from odhelper.pipeline import config, registry
+    from odhelper.pipeline import registry
 
     registry.get(options.model)  # unknown model: usage error before anything happens
     if options.input is None:  # a missing dataset: said before the run folder is made
-        config.read_dataset(options.dataset)
+        DatasetDir(options.dataset).summary()
     run_dir = RunDir(options.run_dir)
     if not chief_task(options.strategy):  # another worker writes nothing into RUN
         return _worker(options, run_dir)
