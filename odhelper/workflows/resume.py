@@ -31,8 +31,10 @@ class Plan:
 
 
 def prepare(options: RunOptions, run_dir: RunDir, plan: Plan) -> None:
-    """Fill `plan`; raise (before the run folder is written) what refuses the command."""
-    plan.resumed = run_dir.pipeline_config.is_file()
+    """Fill `plan`; raise (before the run folder is written) what refuses the command.
+    A folder without a checkpoint is a new run (an earlier attempt stopped before
+    training): its configuration is filled again."""
+    plan.resumed = run_dir.pipeline_config.is_file() and run_dir.latest_step() > 0
     if plan.resumed:
         keep_recorded_configuration(options, run_dir)
     plan.summary = _dataset(options, run_dir)
