@@ -144,8 +144,11 @@ def test_pictures_and_video_get_the_same_per_class_rule(world):
         everything = _rows(root / "everything" / table)
         kept = _rows(root / "predicted" / table)
         assert everything, f"{table}: the tiny model detects nothing at all"
-        expected = [r for r in everything if float(r["score"]) >= points[r["class"]]]
-        assert kept == expected, table
+        # the CSV rounds scores to 4 decimals: a row that close to its threshold may go either way
+        clear = [r for r in everything if abs(float(r["score"]) - points[r["class"]]) > 1e-4]
+        expected = [r for r in clear if float(r["score"]) >= points[r["class"]]]
+        assert [r for r in kept if r in clear] == expected, table
+        assert all(r in everything for r in kept), table
 
 
 def test_report_takes_the_lock(world):

@@ -31,6 +31,8 @@ class PredictResult:
 def predict(options: PredictOptions) -> PredictResult:
     """Detect on every picture and video under options.input, every one with the same
     score rule (thresholds.decide); write the chosen outputs."""
+    if options.model.suffix.lower() not in predictor.ARTIFACT_SUFFIXES:
+        predictor.find_saved_model(options.model)  # a folder without a model, named first
     root = options.input if options.input.is_dir() else options.input.parent
     is_video = options.input.suffix.lower() in VIDEO_SUFFIXES
     paths = [] if is_video else predictor.list_images(options.input)
