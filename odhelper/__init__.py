@@ -4,3 +4,15 @@
 from odhelper.od import compat as _compat  # noqa: F401
 
 __version__ = "0.1.0"
+
+# The Python API (odhelper/api.py), loaded on first use so that `import odhelper` stays light.
+_API = ("tfrecord", "run", "evaluate", "export", "load", "Detector", "Result")
+__all__ = list(_API)
+
+
+def __getattr__(name):
+    if name in _API:
+        from odhelper import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'odhelper' has no attribute {name!r}")

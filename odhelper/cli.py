@@ -49,6 +49,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             else:
                 module.add_arguments(command)
         command.set_defaults(module=module)
+    first = next((word for word in argv if not word.startswith("-")), None)
+    if chosen is None and first is not None:
+        import difflib
+
+        close = difflib.get_close_matches(first, [m.NAME for m in modules], n=1, cutoff=0.6)
+        if close:
+            parser.error(f"unknown command '{first}'; did you mean '{close[0]}'?")
     return parser
 
 

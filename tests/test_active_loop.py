@@ -19,7 +19,7 @@ SYNTH = dict(count=3000, holdout=0, pool=24, classes=["circle", "square"], size=
 
 
 def _argv(root, rounds, *extra):
-    return ["active-learn", "--dataset", str(root / "synthetic" / "images"),
+    return ["active-learn", "-i", str(root / "synthetic" / "images"),
             "--pool", str(root / "synthetic" / "pool"), "--model", "ssd_mobilenet_v2_cpu",
             "--rounds", str(rounds), "--initial-steps", "700", "--steps-per-round", "10",
             "--threshold", "0.5", "--run-dir", str(root / "run"), "--batch-size", "16",

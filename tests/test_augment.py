@@ -79,7 +79,7 @@ def test_tiny_run_with_background_pictures_and_preview(tmp_path):
     options = yaml.safe_load((run_dir / "run.yaml").read_text())
     assert options["augmentations"] == ["random_adjust_brightness { max_delta: 0.1 }"]
     assert json.loads((run_dir / "train_done.json").read_text())["final_step"] == 2
-    assert cli.main(["augment-preview", "--run-dir", str(run_dir), "-n", "4"]) == 0
+    assert cli.main(["augment-preview", "--run-dir", str(run_dir), "--count", "4"]) == 0
     with Image.open(run_dir / "augment_preview.png") as grid:
         assert grid.format == "PNG" and grid.width > 200
     from odhelper.report.html import augmentation_section

@@ -160,14 +160,16 @@ def test_label_map_round_trip_and_given_map(tmp_path):
     assert labelmap.read(tmp_path / "out" / "label_map.pbtxt") == {"raccoon": 7}
 
 
-def test_label_map_copy_only_inside_the_checkout(tmp_path, monkeypatch):
+def test_label_map_copy_only_when_asked_inside_the_checkout(tmp_path, monkeypatch):
     source = shared_dataset("playing_cards") / "images" / "test"
     name = f"test-copy-{os.getpid()}"
     target = PROJECT / "label_maps" / f"{name}.pbtxt"
     created_folder = not target.parent.exists()
     monkeypatch.chdir(PROJECT)
+    unasked = build_dataset(options(source, tmp_path / "unasked", name=name))
+    assert unasked["label_map_copy"] is None and not target.exists()  # nothing written unasked
     try:
-        content = build_dataset(options(source, tmp_path / name, copy_label_map=None))
+        content = build_dataset(options(source, tmp_path / name, copy_label_map=True))
         assert Path(content["label_map_copy"]) == target
         assert target.read_text() == (tmp_path / name / "label_map.pbtxt").read_text()
     finally:
@@ -175,7 +177,7 @@ def test_label_map_copy_only_inside_the_checkout(tmp_path, monkeypatch):
         if created_folder and not any(target.parent.iterdir()):
             target.parent.rmdir()
     monkeypatch.chdir(tmp_path)
-    outside = build_dataset(options(source, tmp_path / "plain", copy_label_map=None))
+    outside = build_dataset(options(source, tmp_path / "plain", copy_label_map=True))
     assert outside["label_map_copy"] is None
 
 

@@ -19,15 +19,15 @@ def _export_options(argv):
 
 
 def test_tflite_kinds_from_flags_and_old_yaml(tmp_path):
-    assert _export_options(["-o", str(tmp_path), "--tflite"]).tflite_kinds == ["fp32"]
-    given = _export_options(["-o", str(tmp_path), "--tflite", "int8,fp16,int8", "--onnx"])
+    assert _export_options(["-r", str(tmp_path), "--tflite"]).tflite_kinds == ["fp32"]
+    given = _export_options(["-r", str(tmp_path), "--tflite", "int8,fp16,int8", "--onnx"])
     assert given.tflite_kinds == ["int8", "fp16"] and given.onnx and given.wants_artifacts
-    assert not _export_options(["-o", str(tmp_path)]).wants_artifacts
+    assert not _export_options(["-r", str(tmp_path)]).wants_artifacts
     assert tflite_kinds(True) == ["fp32"] and tflite_kinds(False) == tflite_kinds("false") == []
     with pytest.raises(UsageError, match="unknown kind 'int4'"):
-        _export_options(["-o", str(tmp_path), "--tflite", "fp32,int4"])
+        _export_options(["-r", str(tmp_path), "--tflite", "fp32,int4"])
     with pytest.raises(UsageError, match="--max-ap-drop"):
-        _export_options(["-o", str(tmp_path), "--max-ap-drop", "2"])
+        _export_options(["-r", str(tmp_path), "--max-ap-drop", "2"])
 
 
 def test_export_places_are_the_run_directory_s():

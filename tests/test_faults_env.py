@@ -66,7 +66,7 @@ def test_usage_errors(pictures, tmp_path, argv, expected):
     elif argv[0] == "tfrecord":
         argv += ["-i", str(pictures), "-o", str(tmp_path / "dataset")]
     elif argv[0] == "active-learn":
-        argv += ["--dataset", str(pictures), "--run-dir", str(tmp_path / "al")]
+        argv += ["-i", str(pictures), "--run-dir", str(tmp_path / "al")]
     code, text = finish(odhelper(*argv))
     assert code in (1, 2)
     _one_line_error(text, expected)

@@ -55,7 +55,7 @@ def test_export_evaluate_active_learn_refused(holder, tmp_path, command, capsys)
     RunDir(folder).pipeline_config.write_text("")  # looks like a run directory
     argv = {"export": ["export", "--run-dir", folder],
             "evaluate": ["evaluate", "--run-dir", folder],
-            "active-learn": ["active-learn", "--dataset", tmp_path, "--pool", tmp_path,
+            "active-learn": ["active-learn", "-i", tmp_path, "--pool", tmp_path,
                              "--run-dir", folder]}[command]
     assert cli.main([str(a) for a in argv]) == 1
     assert _refused(capsys.readouterr().err, process)

@@ -126,7 +126,7 @@ def test_offline_message_says_what_and_where(cache, monkeypatch):
     message = str(caught.value)
     assert f"{SPEC.checkpoint}.tar.gz" in message
     assert str(cache / f"{SPEC.checkpoint}.tar.gz") in message
-    assert "--checkpoint" in message
+    assert "--weights" in message
     # a run stops with the same message instead of training from random weights
     with pytest.raises(OdhelperError, match="cannot download"):
         zoo.resolve(SPEC, None, from_scratch=False)
@@ -148,7 +148,7 @@ def test_offline_run_stops_before_training(cache, tmp_path):
                PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     done = subprocess.run(
         [sys.executable, "-m", "odhelper", "run", "-i", str(pictures), "-d",
-         str(tmp_path / "dataset"), "-o", str(run_dir), "-m", SPEC.name,
+         str(tmp_path / "dataset"), "-r", str(run_dir), "-m", SPEC.name,
          "-n", "2", "--eval-mode", "none", "--no-export", "--no-report"],
         env=env, capture_output=True, text=True, timeout=300)
     output = done.stdout + done.stderr

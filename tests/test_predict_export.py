@@ -65,8 +65,10 @@ def test_predict_writes_csv_xml_and_pictures(tiny_run, pictures, tmp_path):
             assert 0 <= float(row["ymin"]) <= float(row["ymax"]) <= height + 0.05
         drawn = out / Path(name).with_suffix(".png" if name.endswith(".png") else ".jpg")
         assert Image.open(drawn).size == (width, height)
-        xml = out / Path(name).with_suffix(".xml")
+        assert not (out / Path(name).with_suffix(".xml")).exists()  # not beside the drawn copy
+        xml = out / "xml" / Path(name).with_suffix(".xml")
         annotation, size_ok, problems = voc.parse(xml.read_bytes(), str(xml))
+        assert f"<path>{(pictures / name).resolve()}</path>" in xml.read_text()
         assert size_ok and not problems and annotation.verified is False
         assert (annotation.filename, annotation.width, annotation.height) == (
             Path(name).name, width, height)

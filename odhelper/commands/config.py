@@ -15,7 +15,7 @@ def run(options) -> int:
     from odhelper.pipeline import config, registry, zoo
 
     spec = registry.get(options.model)
-    checkpoint = zoo.local(options.checkpoint) if options.checkpoint else zoo.cached(spec)
+    checkpoint = zoo.local(options.weights) if options.weights else zoo.cached(spec)
     configs = config.fill(config.FillRequest(
         model=options.model, dataset=options.dataset, steps=options.steps,
         batch_size=options.batch_size, overrides=options.set,

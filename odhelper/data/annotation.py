@@ -35,6 +35,7 @@ class Annotation:
     folder: str = ""
     verified: bool | None = None  # LabelImg's <annotation verified="yes">
     source: str | None = None  # e.g. "odhelper predict" on machine-made files
+    path: str = ""  # the picture's full path (LabelImg's <path>); "" writes the filename
 
 
 def _pixels(box: Box) -> list[int]:
@@ -49,7 +50,7 @@ def to_xml(annotation: Annotation) -> str:
         root.set("verified", "yes" if annotation.verified else "no")
     ET.SubElement(root, "folder").text = annotation.folder
     ET.SubElement(root, "filename").text = annotation.filename
-    ET.SubElement(root, "path").text = annotation.filename
+    ET.SubElement(root, "path").text = annotation.path or annotation.filename
     source = ET.SubElement(root, "source")
     ET.SubElement(source, "database").text = annotation.source or "Unknown"
     size = ET.SubElement(root, "size")

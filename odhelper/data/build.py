@@ -204,8 +204,7 @@ def _label_ids(options: TfrecordOptions, items) -> dict[str, int]:
 def _label_map_copy_target(options: TfrecordOptions) -> str | None:
     """label_maps/<name>.pbtxt of the odhelper checkout, when a copy is wanted."""
     root = labelmap.project_root()
-    wanted = options.copy_label_map if options.copy_label_map is not None else root is not None
-    if not wanted or root is None:
+    if not options.copy_label_map or root is None:
         return None
     return str(root / "label_maps" / f"{options.dataset_name}.pbtxt")
 

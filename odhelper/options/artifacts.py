@@ -27,6 +27,7 @@ def tflite_kinds(value) -> list[str]:
 
 @dataclass
 class ArtifactOptions:
+    GROUP = "export"
     tflite: str | None = option(None, "also export TFLite (SSD with a fixed-shape resizer): "
                                 "a comma-separated list of fp32, fp16, int8; --tflite alone "
                                 "= fp32", const="fp32")

@@ -52,6 +52,7 @@ def split_fractions(ratio) -> tuple[float, float, float]:
 class DataInputOptions:
     """How the annotations are read, checked and split: the options `odhelper tfrecord`
     and `odhelper run -i` (which makes its dataset with them) share."""
+    GROUP = "data"
     RENAMED = {"keep_empty": "background"}  # old YAML keys (--keep-empty is a flag alias)
 
     input: Path | None = option(None, "annotations to convert", flags=("-i",))
@@ -127,9 +128,9 @@ class TfrecordOptions(DataInputOptions):
     shards: int = option(0, "train shards (validate gets a share by size); 0 = automatic, "
                          "100-200 MB per shard")
     workers: int = option(0, "parallel worker processes; 0 = all cores")
-    copy_label_map: bool | None = option(None, "also copy label_map.pbtxt to "
-                                         "label_maps/<name>.pbtxt of the odhelper checkout "
-                                         "(default: only when run inside one)")
+    copy_label_map: bool = option(False, "also copy label_map.pbtxt to label_maps/<name>.pbtxt "
+                                  "of the odhelper checkout you work in (the original helper "
+                                  "tool's place for label maps)")
 
     def __post_init__(self) -> None:
         if self.input is None:

@@ -20,11 +20,16 @@ from odhelper.errors import UsageError
 
 def option(default: Any = dataclasses.MISSING, help: str = "", flags: Sequence[str] = (),
            choices: Sequence[Any] | None = None, factory: Any = None, cli: bool = True,
-           const: Any = None):
+           const: Any = None, old_flags: Sequence[str] = (), required: bool = False,
+           group: str | None = None):
     """A dataclass field that is also a command-line flag (`const`: the value of the
-    flag given without one, e.g. `--tflite` alone)."""
+    flag given without one, e.g. `--tflite` alone). `old_flags`: earlier spellings that
+    still work with a deprecation line; `required`: said in --help (the check itself is
+    the class's, as a --config file may give the value); `group`: its --help heading
+    (default: the declaring class's GROUP)."""
     metadata = {"help": help, "flags": tuple(flags), "choices": choices, "cli": cli,
-                "const": const}
+                "const": const, "old_flags": tuple(old_flags), "required": required,
+                "group": group}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -43,16 +48,51 @@ def _base_type(annotation: Any) -> tuple[type, bool]:
     return annotation, False
 
 
+def _group_of(cls: type, field: dataclasses.Field) -> str | None:
+    """The --help heading of `field`: its own ("" for none: a main option), else the
+    GROUP of the class declaring it."""
+    if field.metadata.get("group") is not None:
+        return field.metadata["group"] or None
+    for base in cls.__mro__:
+        if field.name in base.__dict__.get("__annotations__", {}):
+            return base.__dict__.get("GROUP")
+    return None
+
+
+class _OldSpelling(argparse.Action):
+    """An earlier flag: stores like the new one, after one line saying so."""
+
+    def __init__(self, *args, new: str = "", **kwargs):
+        self.new = new
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import sys
+
+        print(f"odhelper: {option_string} is an old spelling of {self.new}; it still works in "
+              "this release", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one flag per field of dataclass `cls`."""
+    """Add one flag per field of dataclass `cls`: the fields without a heading first (the
+    main ones), then each heading's (`cls.GROUPS` gives their order)."""
     hints = typing.get_type_hints(cls)
-    for field in dataclasses.fields(cls):
+    order = list(getattr(cls, "GROUPS", ()))
+    groups: dict[str | None, Any] = {None: parser}
+    chosen = [f for f in dataclasses.fields(cls) if f.metadata.get("cli", True)]
+    chosen.sort(key=lambda f: -1 if _group_of(cls, f) is None else (
+        order.index(_group_of(cls, f)) if _group_of(cls, f) in order else len(order)))
+    for field in chosen:
         meta = field.metadata
-        if not meta.get("cli", True):
-            continue
+        title = _group_of(cls, field)
+        if title not in groups:
+            groups[title] = parser.add_argument_group(f"{title} options")
         kind, is_list = _base_type(hints[field.name])
         flags = list(meta.get("flags") or ()) + ["--" + field.name.replace("_", "-")]
         kwargs: dict[str, Any] = {"dest": field.name, "help": meta.get("help", "")}
+        if meta.get("required"):
+            kwargs["help"] = "required: " + kwargs["help"]
         default = (field.default if field.default is not dataclasses.MISSING
                    else field.default_factory() if field.default_factory is not dataclasses.MISSING
                    else None)
@@ -69,7 +109,12 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         if default is not None and kind is not bool:
             kwargs["help"] += f" (default: {default})"
         kwargs["default"] = argparse.SUPPRESS
-        parser.add_argument(*dict.fromkeys(flags), **kwargs)
+        groups[title].add_argument(*dict.fromkeys(flags), **kwargs)
+        if meta.get("old_flags"):
+            groups[title].add_argument(
+                *meta["old_flags"], dest=field.name, type=kwargs["type"],
+                default=argparse.SUPPRESS, help=argparse.SUPPRESS, action=_OldSpelling,
+                new="/".join(flags))
     parser.add_argument("--config", dest="config", type=Path, default=None, metavar="FILE.yaml",
                         help="read the options from this YAML file (as saved by an earlier "
                         "run); flags given here override it")
@@ -128,6 +173,17 @@ def load_yaml(cls: type, path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"--config {path}: expected `key: value` lines, got "
                          f"{type(data).__name__}")
+    return typed_values(cls, data, f"--config {path}")
+
+
+def from_keywords(cls: type, values: dict[str, Any]):
+    """Build `cls` from keyword arguments named like the long flags (the Python API):
+    the same types, checks and "did you mean" as flags and --config files."""
+    return build(cls, typed_values(cls, values, cls.__name__))
+
+
+def typed_values(cls: type, data: dict, where: str) -> dict[str, Any]:
+    """`data` (option name -> value) checked against `cls`'s fields and typed."""
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}
     values = {}
@@ -137,8 +193,8 @@ def load_yaml(cls: type, path: str | Path) -> dict[str, Any]:
         if name not in known:
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise UsageError(f"--config {path}: unknown option {key!r}{hint}")
-        values[name] = _typed(hints[name], value, f"--config {path}: {key}")
+            raise UsageError(f"{where}: unknown option {key!r}{hint}")
+        values[name] = _typed(hints[name], value, f"{where}: {key}")
     return values
 
 
@@ -148,6 +204,7 @@ def _typed(annotation: Any, value: Any, where: str) -> Any:
     if value is None:
         return None
     if is_list:
+        value = list(value) if isinstance(value, tuple) else value
         if not isinstance(value, list):
             raise UsageError(f"{where}: expected a list, got {value!r}")
         return [_typed(kind, item, where) for item in value]

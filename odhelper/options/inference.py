@@ -26,13 +26,18 @@ def _threshold(value: float) -> None:
 
 @dataclass
 class ConfigOptions(Augmentation):
-    model: str = option(None, "model name (odhelper zoo list)", flags=("-m",))
-    dataset: Path = option(None, "dataset folder written by odhelper tfrecord", flags=("-d",))
-    output: Path = option(None, "pipeline.config to write", flags=("-o",))
+    RENAMED = {"checkpoint": "weights"}
+    model: str = option(None, "model name (odhelper zoo list)", flags=("-m",), required=True,
+                        group="")
+    dataset: Path = option(None, "dataset folder written by odhelper tfrecord", flags=("-d",),
+                           required=True, group="")
+    output: Path = option(None, "pipeline.config to write", flags=("-o",), required=True,
+                          group="")
     steps: int | None = option(None, "num_steps (and LR schedule length)", flags=("-n",))
     batch_size: int | None = option(None, "training batch size", flags=("-b",))
-    checkpoint: str | None = option(None, "pre-trained checkpoint (.tar.gz, folder or prefix); "
-                                    "default: the zoo checkpoint if already cached")
+    weights: str | None = option(None, "pre-trained weights (.tar.gz, folder or prefix); "
+                                 "default: the zoo checkpoint if already cached",
+                                 old_flags=("--checkpoint",))
     set: list[str] = option(help="pipeline override KEY=VALUE, repeatable", factory=list)
 
     def __post_init__(self):
@@ -43,7 +48,8 @@ class ConfigOptions(Augmentation):
 
 @dataclass
 class ExportOptions(ArtifactOptions):
-    run_dir: Path = option(None, "run directory", flags=("-o",))
+    run_dir: Path = option(None, "run directory", flags=("-r",), old_flags=("-o",),
+                           required=True)
 
     def __post_init__(self):
         _required(self, "run_dir")
@@ -52,7 +58,8 @@ class ExportOptions(ArtifactOptions):
 
 @dataclass
 class EvaluateOptions:
-    run_dir: Path = option(None, "the run directory (written by odhelper run)", flags=("-r",))
+    run_dir: Path = option(None, "the run directory (written by odhelper run)", required=True,
+                           flags=("-r",))
     checkpoint: str = option("best", "best | last | ckpt-N | a checkpoint path", flags=("-c",))
     records: str | None = option(None, "evaluation TFRecords (glob); default: the run's "
                                  "eval input")
@@ -87,20 +94,23 @@ class EvaluateOptions:
 
 @dataclass
 class PredictOptions:
+    RENAMED = {"workers": "calls"}
     model: Path = option(None, "a run dir, an export dir, a saved_model dir, a .tflite or a "
-                         ".onnx file", flags=("-m",))
+                         ".onnx file", flags=("-m",), required=True)
     input: Path = option(None, "a folder of pictures (searched recursively), one picture, a "
-                         "video or a folder of videos", flags=("-i",))
+                         "video or a folder of videos", flags=("-i",), required=True)
     output: Path = option(None, "folder for the drawn pictures, detections.csv and XML",
-                          flags=("-o",))
+                          flags=("-o",), required=True)
     threshold: float | None = option(None, "keep detections scoring at least this, one value "
                                      "for every class (default: the per-class thresholds of "
                                      "the model's thresholds.json, else "
                                      f"{DEFAULT_THRESHOLD})", flags=("-t",))
-    xml: bool = option(False, "also write a LabelImg XML per picture (verified=no)")
+    xml: bool = option(False, "also write a LabelImg XML per picture (verified=no) into "
+                       "OUTPUT/xml/, pointing at the original pictures")
     csv: bool = option(True, "write detections.csv")
     draw: bool = option(True, "write each picture with its boxes drawn")
-    workers: int = option(0, "serving calls running at once (0 = 2 per core)")
+    calls: int = option(0, "model calls running at once (0 = 2 per core)",
+                        old_flags=("--workers",))
 
     def __post_init__(self):
         _required(self, "model", "input", "output")
@@ -111,13 +121,13 @@ class PredictOptions:
             raise UsageError(f"{self.input}: no such picture, video or folder (-i)")
         if self.threshold is not None:
             _threshold(self.threshold)
-        if self.workers < 0:
-            raise UsageError(f"--workers must be >= 0, got {self.workers}")
+        if self.calls < 0:
+            raise UsageError(f"--calls must be >= 0, got {self.calls}")
 
 
 @dataclass
 class ReportOptions:
-    run_dir: Path = option(None, "the run directory", flags=("-r",))
+    run_dir: Path = option(None, "the run directory", flags=("-r",), required=True)
     output: Path | None = option(None, "where to write the page (default: RUN/report.html)",
                                  flags=("-o",))
     evaluate: bool = option(True, "evaluate the best checkpoint first when the run has no "

@@ -18,12 +18,14 @@ DEFAULT_EVAL_EVERY = 1000
 AUGMENT_PRESETS = ("none", "light", "default", "heavy")
 # What a run's pipeline.config is made from: a resume keeps the recorded values.
 CONFIG_FIELDS = ("model", "batch_size", "set", "augment", "hflip", "vflip", "rotate90",
-                 "checkpoint", "from_scratch")
+                 "weights", "from_scratch")
+WEIGHTS_HELP = "pre-trained weights: a zoo .tar.gz, a folder holding checkpoint/ckpt-0, or a ckpt prefix"
 
 
 @dataclass
 class Augmentation:
     """What the training pictures go through (pipeline/augment.py writes it)."""
+    GROUP = "augmentation"
     augment: str = option("default", "training augmentation: none, light (flip, brightness), "
                           "default (the model template's own), heavy (crop, colour, patches)",
                           choices=AUGMENT_PRESETS)
@@ -40,17 +42,21 @@ class Augmentation:
 @dataclass
 class TrainingOptions(Augmentation):
     """What every command that trains takes."""
-    model: str = option("ssd_mobilenet_v2", "model name (see `odhelper zoo list`)", flags=("-m",))
+    GROUP = "training"
+    RENAMED = {"checkpoint": "weights"}  # run.yaml files written before the flag renames
+    model: str = option("ssd_mobilenet_v2", "model name (see `odhelper zoo list`)", flags=("-m",),
+                        group="")
     batch_size: int | None = option(None, "training batch size (default: the template's; the "
                                     "learning rate scales with it)", flags=("-b",))
-    checkpoint: str | None = option(None, "pre-trained checkpoint: a zoo .tar.gz, a folder "
-                                    "holding checkpoint/ckpt-0, or a ckpt prefix")
+    weights: str | None = option(None, WEIGHTS_HELP, old_flags=("--checkpoint",))
     from_scratch: bool = option(False, "do not look for or download a zoo checkpoint")
     eval_every: int | None = option(None, "evaluate every K steps (default: run 1000, "
-                                    "active-learn at the end of each round)")
+                                    "active-learn at the end of each round)",
+                                    group="evaluation")
     split_ratio: str = option("9", "train share when the dataset is made here: tenths "
                               "(9 = 90 %% train), a fraction (0.85) or train,validate,test "
-                              "(8,1,1), as `odhelper tfrecord -sr`", flags=("-sr",))
+                              "(8,1,1), as `odhelper tfrecord -sr`", flags=("-sr",),
+                              group="data")
     seed: int = option(42, "seed of the split and of TensorFlow")
     augmentations: list[str] = option(help="the effective augmentation options (written by "
                                       "the run, for the record)", factory=list, cli=False)
@@ -70,31 +76,36 @@ class TrainingOptions(Augmentation):
 class RunOptions(TrainingOptions, ArtifactOptions, DataInputOptions):
     """`odhelper run`; with -i it makes the dataset with `odhelper tfrecord`'s input
     options (DataInputOptions, defined once)."""
+    GROUP = "training"
+    GROUPS = ("data", "training", "evaluation", "export", "augmentation")
+    RENAMED = {**TrainingOptions.RENAMED, **DataInputOptions.RENAMED}
     steps: int = option(None, "TOTAL training steps (a resumed run continues up to this)",
-                        flags=("-n",))
+                        flags=("-n",), required=True, group="")
     input: Path | None = option(None, "LabelImg XML folder (or COCO, YOLO): make the dataset "
                                 "first, with the options of `odhelper tfrecord` (reused when "
-                                "its fingerprint matches)", flags=("-i",))
+                                "its fingerprint matches); this or -d", flags=("-i",), group="")
     dataset: Path | None = option(None, "dataset folder written by `odhelper tfrecord` "
-                                  "(default with -i: RUN_DIR/dataset)", flags=("-d",))
+                                  "(default with -i: RUN_DIR/dataset)", flags=("-d",), group="")
     run_dir: Path | None = option(None, "run directory (default: runs/<dataset>-<model>)",
-                                  flags=("-o",))
+                                  flags=("-r",), old_flags=("-o",), group="")
     checkpoint_every: int | None = option(None, "save a checkpoint every K steps (default: "
                                           "--eval-every); one is also saved at each "
                                           "evaluation and at the end")
-    patience: int = option(0, "stop after P evaluations without improvement (0 = never)")
+    patience: int = option(0, "stop after P evaluations without improvement (0 = never)",
+                           group="evaluation")
     eval_mode: str = option("inline", "inline: evaluate in this process at each boundary; "
                             "sidecar: a second CPU process polls checkpoints; none",
-                            choices=EVAL_MODES)
-    best_metric: str = option(PASCAL_MAP50, "metric that picks best/ (higher is better)")
+                            choices=EVAL_MODES, group="evaluation")
+    best_metric: str = option(PASCAL_MAP50, "metric that picks best/ (higher is better)",
+                              group="evaluation")
     strategy: str = option("default", "tf.distribute strategy", choices=STRATEGIES)
-    export: bool = option(True, "export the detector when training ends")
+    export: bool = option(True, "export the detector when training ends", group="export")
     report: bool = option(True, "write RUN_DIR/report.html at the end (evaluates best/ "
-                          "when no evaluation table exists yet)")
+                          "when no evaluation table exists yet)", group="export")
     keep_checkpoints: int = option(3, "checkpoints kept in RUN_DIR/checkpoints")
     log_every: int = option(10, "train log line + TensorBoard scalars every N steps")
     shards: int = option(0, "train shards when -i makes the dataset (as `odhelper tfrecord "
-                         "--shards`); 0 = automatic, at least one per worker")
+                         "--shards`); 0 = automatic, at least one per worker", group="data")
     steps_per_loop: int | None = option(None, "training steps inside one tf.function call; "
                                         "hooks and the NaN check run after each loop "
                                         "(default: 1 on CPU, 100 with a GPU)")
@@ -153,12 +164,14 @@ class RunOptions(TrainingOptions, ArtifactOptions, DataInputOptions):
 
 @dataclass
 class ActiveOptions(TrainingOptions):
-    dataset: Path = option(None, "LabelImg XML folder of the boxed pictures (round 0 trains "
-                           "on it; its validation split stays fixed)", flags=("-i",))
+    RENAMED = {**TrainingOptions.RENAMED, "dataset": "input"}
+    input: Path = option(None, "LabelImg XML folder of the boxed pictures (round 0 trains "
+                         "on it; its validation split stays fixed)", flags=("-i",),
+                         old_flags=("--dataset",), required=True, group="")
     pool: Path = option(None, "image-level pool: POOL/<class name>/*.jpg, pictures known to "
-                        "show that class, no boxes", flags=("-p",))
+                        "show that class, no boxes", flags=("-p",), required=True, group="")
     rounds: int = option(3, "labelling rounds after round 0 (a resumed run continues up to "
-                         "this many)", flags=("-r",))
+                         "this many)")
     steps_per_round: int = option(1000, "training steps added by each round", flags=("-s",))
     initial_steps: int | None = option(None, "round 0 training steps (default: "
                                        "--steps-per-round)")
@@ -169,12 +182,12 @@ class ActiveOptions(TrainingOptions):
     review: bool = option(False, "write candidates to RUN_DIR/review/ for a person to check in "
                           "LabelImg; the next round adopts those saved as verified")
     run_dir: Path = option(Path("runs/active"), "folder for rounds, datasets, adopted pictures "
-                           "and the training run", flags=("-o",))
+                           "and the training run", flags=("-r",), old_flags=("-o",), group="")
 
     def __post_init__(self) -> None:
         self.check_training_fields("active-learn")
-        if self.dataset is None or self.pool is None:
-            raise UsageError("active-learn: --dataset XML_DIR and --pool POOL_DIR are required")
+        if self.input is None or self.pool is None:
+            raise UsageError("active-learn: -i/--input XML_DIR and --pool POOL_DIR are required")
         if self.rounds < 0 or self.steps_per_round < 1:
             raise UsageError("active-learn: --rounds must be >= 0, --steps-per-round >= 1")
         if not 0.0 < self.threshold <= 1.0:
@@ -183,8 +196,8 @@ class ActiveOptions(TrainingOptions):
             self.box_threshold
         if not 0.0 < self.box_threshold <= self.threshold:
             raise UsageError("active-learn: --box-threshold must be in (0, --threshold]")
-        self.dataset, self.pool, self.run_dir = (Path(self.dataset), Path(self.pool),
-                                                 Path(self.run_dir))
+        self.input, self.pool, self.run_dir = (Path(self.input), Path(self.pool),
+                                               Path(self.run_dir))
         self.initial_steps = self.initial_steps or self.steps_per_round
 
     def steps_after(self, round_number: int) -> int:
@@ -196,12 +209,13 @@ class ActiveOptions(TrainingOptions):
 class AugmentPreviewOptions(Augmentation):
     """`odhelper augment-preview`: the augmentation fields apply with --model/--dataset
     (a run directory's pipeline.config already holds its own)."""
-    run_dir: Path | None = option(None, "run directory: preview its pipeline.config")
+    run_dir: Path | None = option(None, "run directory: preview its pipeline.config",
+                                  flags=("-r",))
     model: str | None = option(None, "model name (with --dataset, instead of --run-dir)",
                                flags=("-m",))
     dataset: Path | None = option(None, "dataset folder written by `odhelper tfrecord`",
                                   flags=("-d",))
-    count: int = option(16, "training samples in the grid", flags=("-n",))
+    count: int = option(16, "training samples in the grid", old_flags=("-n",))
     output: Path | None = option(None, "PNG to write (default: RUN/augment_preview.png, or "
                                  "./augment_preview.png)", flags=("-o",))
     seed: int = option(0, "seed of the augmentation draws")
@@ -210,7 +224,7 @@ class AugmentPreviewOptions(Augmentation):
         if (self.run_dir is None) == (self.model is None or self.dataset is None):
             raise UsageError("augment-preview: give --run-dir RUN, or --model M and --dataset D")
         if self.count < 1:
-            raise UsageError("augment-preview: -n must be >= 1")
+            raise UsageError("augment-preview: --count must be >= 1")
         self.run_dir = Path(self.run_dir) if self.run_dir else None
         self.dataset = Path(self.dataset) if self.dataset else None
         self.output = Path(self.output) if self.output else None

@@ -15,7 +15,7 @@ from odhelper.pipeline import augment, boxes, overrides, registry
 
 FROM_SCRATCH_WARNING = (
     "NO PRE-TRAINED CHECKPOINT: %s will train FROM SCRATCH (random weights). That needs "
-    "far more pictures and steps than fine-tuning; pass --checkpoint PATH or run "
+    "far more pictures and steps than fine-tuning; pass --weights PATH or run "
     "`odhelper zoo download %s` for transfer learning.")
 
 

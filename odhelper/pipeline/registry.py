@@ -55,4 +55,9 @@ def get(name: str) -> ModelSpec:
     try:
         return MODELS[name]
     except KeyError:
-        raise UsageError(f"unknown model '{name}'; known models: {', '.join(MODELS)}") from None
+        import difflib
+
+        close = difflib.get_close_matches(name, list(MODELS), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise UsageError(f"unknown model '{name}'; {hint}known models: {', '.join(MODELS)}"
+                         ) from None

@@ -106,7 +106,7 @@ def offline_message(spec: registry.ModelSpec, reason: str) -> str:
     return (f"cannot download the {spec.name} checkpoint ({reason}). On a connected machine "
             f"download {url_of(spec)} and either put it at "
             f"{cache_dir() / (spec.checkpoint + '.tar.gz')} (odhelper extracts it there) or "
-            f"pass --checkpoint /path/to/{spec.checkpoint}.tar.gz")
+            f"pass --weights /path/to/{spec.checkpoint}.tar.gz")
 
 
 def download(spec: registry.ModelSpec) -> Path:
@@ -134,7 +134,7 @@ def download(spec: registry.ModelSpec) -> Path:
 
 
 def local(path: str | Path) -> Path:
-    """--checkpoint PATH: a .tar.gz (extracted into the cache), a folder, or a prefix."""
+    """--weights PATH: a .tar.gz (extracted into the cache), a folder, or a prefix."""
     path = Path(path).expanduser()
     if path.is_file() and tarfile.is_tarfile(path):
         name = path.name.removesuffix(".gz").removesuffix(".tar").removesuffix(".tgz")

@@ -35,7 +35,7 @@ def _inputs(options: ActiveOptions) -> Path:
     folder = ActiveDir(options.run_dir)
     folder.adopted.mkdir(parents=True, exist_ok=True)
     if not folder.boxed.exists():
-        os.symlink(options.dataset.resolve(), folder.boxed, target_is_directory=True)
+        os.symlink(options.input.resolve(), folder.boxed, target_is_directory=True)
     return folder.inputs
 
 
@@ -45,7 +45,7 @@ def _build(options: ActiveOptions, round_number: int) -> dict:
 
     first, folder = round_number == 0, ActiveDir(options.run_dir)
     tfrecord = TfrecordOptions(
-        input=options.dataset if first else _inputs(options),
+        input=options.input if first else _inputs(options),
         output=folder.dataset(round_number), split_ratio=options.split_ratio,
         seed=options.seed, copy_label_map=False,
         keep_validate=None if first else folder.dataset(0))
@@ -69,7 +69,7 @@ def _train(options: ActiveOptions, round_number: int) -> dict[str, float]:
         eval_every=options.eval_every or (options.initial_steps if round_number == 0
                                           else options.steps_per_round),
         batch_size=options.batch_size,
-        checkpoint=options.checkpoint, from_scratch=options.from_scratch,
+        weights=options.weights, from_scratch=options.from_scratch,
         set=options.set, seed=options.seed, report=False,
         **dataclasses.asdict(options.augmentation)))
     return result.last_metrics
@@ -152,7 +152,7 @@ def _log_round(state: ActiveState, record: RoundRecord) -> None:
 
 def active_learn(options: ActiveOptions) -> ActiveState:
     """Run (or resume) the rounds; active.json is saved after every step of a round."""
-    for given, flag in ((options.dataset, "--dataset"), (options.pool, "--pool")):
+    for given, flag in ((options.input, "-i"), (options.pool, "--pool")):
         if not Path(given).is_dir():  # before round 0's training, not after it
             raise UsageError(f"{given}: {flag} folder not found")
     folder = ActiveDir(options.run_dir)

@@ -64,7 +64,7 @@ def _pictures(model, paths, root, options: PredictOptions, result: PredictResult
     names = model.class_names
     with ThreadPoolExecutor(max_workers=2) as pool:
         stream = predictor.detect(model, paths, root, result.problems, result.rule,
-                                  options.workers)
+                                  options.calls)
         for prediction in log.progress(stream, total=len(paths), desc="predict", unit="img"):
             result.pictures += 1
             result.detections += len(prediction.detections)

@@ -168,7 +168,7 @@ def _new_config(options: RunOptions, run_dir: RunDir, summary: DatasetSummary) -
     from odhelper.pipeline import augment, config, registry, zoo
 
     files.write_text(run_dir.label_map, summary.label_map.read_text(encoding="utf-8"))
-    checkpoint = zoo.resolve(registry.get(options.model), options.checkpoint,
+    checkpoint = zoo.resolve(registry.get(options.model), options.weights,
                              options.from_scratch)
     configs = config.fill(_fill_request(options, summary.folder, checkpoint, run_dir.label_map))
     config.write(configs, run_dir.pipeline_config)
