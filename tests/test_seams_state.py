@@ -116,3 +116,27 @@ def test_a_folder_made_by_a_failing_command_is_removed_an_existing_one_kept(tmp_
     assert not made.exists()
     assert (existing / "keep.txt").read_text() == "mine"
     assert lock.LOCK_FILE not in {p.name for p in existing.iterdir()}
+
+
+def test_epochs_become_steps_recorded_in_the_config(pictures, tmp_path):
+    from odhelper.pipeline import config
+    from odhelper.rundir import RunDir
+    from odhelper.workflows import resume
+
+    dataset = tmp_path / "dataset"
+    built = build_dataset(options(pictures, dataset, split_ratio="0.8"))
+    train = built["splits"]["train"]["images"]  # 16
+    run_dir = RunDir(tmp_path / "run")
+    chosen = RunOptions(model="ssd_mobilenet_v2_cpu", dataset=dataset, epochs=2.5,
+                        batch_size=4, run_dir=run_dir.root, from_scratch=True)
+    with pytest.raises(Exception, match="--steps or --epochs, not both"):
+        RunOptions(dataset=dataset, epochs=2, steps=5)
+    plan = resume.Plan()
+    run_dir.root.mkdir()
+    resume.prepare(chosen, run_dir, plan)
+    assert chosen.steps == 10 == -(-2.5 * train // 4) and plan.epoch_steps == train / 4
+    assert config.load(run_dir.pipeline_config)["train_config"].num_steps == 10
+    saved = tmp_path / "run.yaml"
+    fields.save_yaml(chosen, saved)  # recorded with both: read back, the epochs count
+    again = fields.load_yaml(RunOptions, saved)
+    assert again["epochs"] == 2.5 and "steps" not in again

@@ -25,10 +25,11 @@ class TrainLogHook(Hook):
     terminal."""
 
     def __init__(self, run_dir: RunDir, every: int, eval_every: int | None = None,
-                 export_seconds: float | None = None):
+                 export_seconds: float | None = None, epoch_steps: float | None = None):
         import tensorflow as tf
 
         self.every, self.eval_every = max(1, every), eval_every
+        self.epoch_steps = epoch_steps  # steps of one pass over the training records
         self.run_dir, self.export_seconds = run_dir, export_seconds
         self.writer = tf.summary.create_file_writer(str(run_dir.train_events))
         self._clock, self._clock_step = time.perf_counter(), None
@@ -62,8 +63,10 @@ class TrainLogHook(Hook):
             if rate:
                 tf.summary.scalar("steps_per_sec", rate, step=step)
         loss = losses.get("Loss/total_loss", float("nan"))
-        log.info("Step %d/%d loss %.4f lr %.6f %.2f steps/s%s", step, trainer.total_steps,
-                 loss, learning_rate, rate, self._time_left(trainer, rate))
+        epoch = "" if not self.epoch_steps else \
+            f" (epoch {step / self.epoch_steps:.1f}/{trainer.total_steps / self.epoch_steps:.1f})"
+        log.info("Step %d/%d%s loss %.4f lr %.6f %.2f steps/s%s", step, trainer.total_steps,
+                 epoch, loss, learning_rate, rate, self._time_left(trainer, rate))
         self._bar.update(step - self._bar.n)
         self._bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
 

@@ -173,7 +173,11 @@ def load_yaml(cls: type, path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"--config {path}: expected `key: value` lines, got "
                          f"{type(data).__name__}")
-    return typed_values(cls, data, f"--config {path}")
+    values = typed_values(cls, data, f"--config {path}")
+    for chosen, derived in getattr(cls, "ALTERNATIVES", {}).items():
+        if values.get(chosen) is not None:  # e.g. --epochs recorded with the steps it made
+            values.pop(derived, None)
+    return values
 
 
 def from_keywords(cls: type, values: dict[str, Any]):

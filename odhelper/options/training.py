@@ -79,8 +79,12 @@ class RunOptions(TrainingOptions, ArtifactOptions, DataInputOptions):
     GROUP = "training"
     GROUPS = ("data", "training", "evaluation", "export", "augmentation")
     RENAMED = {**TrainingOptions.RENAMED, **DataInputOptions.RENAMED}
-    steps: int = option(None, "TOTAL training steps (a resumed run continues up to this)",
-                        flags=("-n",), required=True, group="")
+    ALTERNATIVES = {"epochs": "steps"}  # a file holding both: the first one counts
+    steps: int = option(None, "TOTAL training steps (a resumed run continues up to this); "
+                        "this or --epochs", flags=("-n",), required=True, group="")
+    epochs: float | None = option(None, "TOTAL passes over the training records as written "
+                                  "(--balance copies count), instead of --steps: the steps "
+                                  "are computed and recorded in run.yaml", group="")
     input: Path | None = option(None, "LabelImg XML folder (or COCO, YOLO): make the dataset "
                                 "first, with the options of `odhelper tfrecord` (reused when "
                                 "its fingerprint matches); this or -d", flags=("-i",), group="")
@@ -117,8 +121,12 @@ class RunOptions(TrainingOptions, ArtifactOptions, DataInputOptions):
     def __post_init__(self) -> None:
         self.check_training_fields("run")
         self.check_artifact_fields()
-        if self.steps is None or int(self.steps) < 1:
-            raise UsageError("run: --steps N (>= 1, the total) is required")
+        if self.steps is not None and self.epochs is not None:
+            raise UsageError("run: give --steps or --epochs, not both")
+        if self.epochs is not None and not self.epochs > 0:
+            raise UsageError(f"run: --epochs must be > 0, got {self.epochs}")
+        if self.epochs is None and (self.steps is None or int(self.steps) < 1):
+            raise UsageError("run: --steps N or --epochs E (>= 1 step, the total) is required")
         if self.input is None and self.dataset is None:
             raise UsageError("run: give -i XML_DIR or --dataset DIR")
         self.check_input_fields("run")

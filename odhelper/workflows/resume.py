@@ -28,6 +28,7 @@ class Plan:
     summary: DatasetSummary | None = None
     configs: dict | None = None
     resumed: bool = False
+    epoch_steps: float | None = None  # steps of one pass over the training records
 
 
 def prepare(options: RunOptions, run_dir: RunDir, plan: Plan) -> None:
@@ -41,6 +42,28 @@ def prepare(options: RunOptions, run_dir: RunDir, plan: Plan) -> None:
     with log.stage("Create config", "config", model=options.model):
         plan.configs = _recorded_config(options, run_dir, plan.summary) if plan.resumed \
             else _new_config(options, run_dir, plan.summary)
+    steps_and_epochs(options, plan, say=True)
+
+
+def steps_and_epochs(options: RunOptions, plan: Plan, say: bool = False) -> None:
+    """One epoch is one pass over the training records as written (--balance copies
+    count) at the configuration's batch size: --epochs becomes options.steps; with
+    `say`, the log says both (and plan.epoch_steps feeds the step line)."""
+    import math
+
+    batch = plan.configs["train_config"].batch_size
+    records = plan.summary.splits["train"].record_count if "train" in plan.summary.splits \
+        else 0
+    plan.epoch_steps = records / batch if records and batch else None
+    if options.epochs is not None:
+        if not plan.epoch_steps:
+            raise OdhelperError(f"{plan.summary.folder}: no training records, so --epochs "
+                                "cannot be counted; give --steps")
+        options.steps = max(1, math.ceil(options.epochs * plan.epoch_steps))
+    if say and plan.epoch_steps:
+        log.info("%d steps = %.2f epochs (%d training records, batch %d)%s", options.steps,
+                 options.steps / plan.epoch_steps, records, batch,
+                 f"; --epochs {options.epochs:g}" if options.epochs is not None else "")
 
 
 def worker_plan(options: RunOptions, run_dir: RunDir, plan: Plan, workers: int) -> str | None:
@@ -56,6 +79,9 @@ def worker_plan(options: RunOptions, run_dir: RunDir, plan: Plan, workers: int) 
     plan.summary = DatasetDir(dataset).summary()
     plan.configs = config.fill(_fill_request(options, plan.summary.folder, None,
                                              plan.summary.label_map))
+    if options.epochs is not None:
+        steps_and_epochs(options, plan)
+        config.set_steps(plan.configs, options.steps)
     return scratch
 
 
@@ -171,6 +197,9 @@ def _new_config(options: RunOptions, run_dir: RunDir, summary: DatasetSummary) -
     checkpoint = zoo.resolve(registry.get(options.model), options.weights,
                              options.from_scratch)
     configs = config.fill(_fill_request(options, summary.folder, checkpoint, run_dir.label_map))
+    if options.epochs is not None:
+        steps_and_epochs(options, Plan(summary, configs))
+        config.set_steps(configs, options.steps)
     config.write(configs, run_dir.pipeline_config)
     options.augmentations = augment.describe(configs["train_config"])
     return configs
@@ -183,6 +212,8 @@ def _recorded_config(options: RunOptions, run_dir: RunDir, summary: DatasetSumma
     from odhelper.pipeline import augment, config
 
     configs = config.load(run_dir.pipeline_config)
+    if options.epochs is not None:
+        steps_and_epochs(options, Plan(summary, configs))
     before = _text(configs)
     config.use_dataset(configs, summary, run_dir.label_map)
     if _text(configs) != before:

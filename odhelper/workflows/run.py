@@ -38,7 +38,8 @@ class RunResult:
     resumed: bool = False
 
 
-def _hooks(options: RunOptions, run_dir: RunDir, setup, chief: bool):
+def _hooks(options: RunOptions, run_dir: RunDir, setup, chief: bool,
+           epoch_steps: float | None = None):
     from odhelper.engine import hooks as h
     from odhelper.engine.distribute import several_workers
     from odhelper.engine.evaluator import Evaluator
@@ -48,7 +49,7 @@ def _hooks(options: RunOptions, run_dir: RunDir, setup, chief: bool):
     if not chief:  # another worker: train and save, nothing else
         return [NanGuard(), checkpoints]
     chosen = [NanGuard(), h.TrainLogHook(run_dir, options.log_every, options.eval_every,
-                                         _export_seconds(run_dir)), checkpoints]
+                                         _export_seconds(run_dir), epoch_steps), checkpoints]
     if options.eval_mode == "inline":
         best = h.BestKeeper(run_dir, options.best_metric)
         if several_workers(setup.strategy):  # alone, on a copy: no collective to join
@@ -99,7 +100,7 @@ def _train(options: RunOptions, run_dir: RunDir, plan: resume.Plan, result: RunR
         chief = is_chief(setup.strategy)
         start = setup.step
         try:
-            hooks = _hooks(options, run_dir, setup, chief)
+            hooks = _hooks(options, run_dir, setup, chief, plan.epoch_steps)
             trainer = Trainer(setup, options.steps, options.eval_every, hooks,
                               scaleout.steps_per_loop(options), options.checkpoint_every)
             final = trainer.train()
@@ -154,7 +155,8 @@ def run(options: RunOptions) -> RunResult:
     plan = resume.Plan()
     with run_dir.opened("run", options, ("Program", "program"),
                         check=lambda: resume.prepare(options, run_dir, plan),
-                        model=options.model, **{"num steps": options.steps}) as opened:
+                        model=options.model, **({"epochs": options.epochs} if options.epochs
+                                                else {"num steps": options.steps})) as opened:
         return _run(options, run_dir, plan, opened.stage)
 
 
