@@ -58,3 +58,20 @@ def test_a_name_the_parser_cannot_take_is_refused_naming_class_and_file():
         labelmap.refuse_unparsable({"fine": 1, "bad\ud800": 2}, lambda name: "in/p1.xml")
     assert str(caught.value).startswith("in/p1.xml: class 'bad\\ud800':")
     labelmap.refuse_unparsable({"a#}{'\"\\": 1}, lambda name: "never used")
+
+
+def test_names_differing_only_by_case_are_reported_and_merged_when_asked(tmp_path, caplog):
+    from data_support import options
+    from odhelper.data.build import build_dataset
+    from run_support import make_pictures
+
+    caplog.set_level("INFO", logger="odhelper")
+    pictures = make_pictures(tmp_path / "pictures", count=12, size=48)
+    for xml in sorted(pictures.glob("*.xml"))[::3]:
+        xml.write_text(xml.read_text().replace("<name>red</name>", "<name>Red</name>"))
+    apart = build_dataset(options(pictures, tmp_path / "apart"))
+    assert sorted(c["name"] for c in apart["classes"]) == ["Red", "blue", "red"]
+    assert "differ only by case or spaces: 'red' (4 boxes), 'Red' (2 boxes)" in caplog.text
+    merged = build_dataset(options(pictures, tmp_path / "merged", merge_case=True))
+    assert sorted(c["name"] for c in merged["classes"]) == ["blue", "red"]
+    assert "Class names merged into 'red'" in caplog.text

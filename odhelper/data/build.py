@@ -55,7 +55,8 @@ def dataset_is_current(options: TfrecordOptions) -> bool:
     return recorded.fingerprint == fingerprint(options, index)
 
 
-def _select(items: list[worker.Item], report: Report, lists: imagesets.Lists | None):
+def _select(items: list[worker.Item], report: Report, lists: imagesets.Lists | None,
+            merge_case: bool = False):
     """Usable items (one annotation per image: `claims.keep`; in the split lists, if
     any), grouped by twin key; pass 1's problems reported."""
     for item in items:
@@ -64,6 +65,7 @@ def _select(items: list[worker.Item], report: Report, lists: imagesets.Lists | N
     chosen = claims.keep([item for item in items if item.usable], report)
     if lists is not None:
         chosen = lists.keep_listed(chosen, report)
+    labelmap.report_similar_names(chosen, merge_case)
     groups: dict[str, list[worker.Item]] = {}
     for item in chosen:
         groups.setdefault(item.twin_key, []).append(item)
@@ -247,7 +249,7 @@ def _nothing_usable(options: TfrecordOptions, found: int, report: Report) -> Odh
 
 def _plan(items, options: TfrecordOptions, report: Report, kept, found: int, lists):
     """Pass 1's items -> (label ids, items per side, shard counts)."""
-    chosen, groups = _select(items, report, lists)
+    chosen, groups = _select(items, report, lists, options.merge_case)
     if not chosen:
         raise _nothing_usable(options, found, report)
     label_ids = _label_ids(options, chosen)

@@ -110,6 +110,39 @@ def generate(class_names) -> dict[str, int]:
     return {name: number for number, name in enumerate(sorted(set(class_names)), start=1)}
 
 
+def similar_names(box_names) -> list[list[tuple[str, int]]]:
+    """Groups of class names that differ only by case or surrounding spaces ("Raccoon",
+    "raccoon "), each as (name, boxes), most boxes first."""
+    counts: dict[str, int] = {}
+    for name in box_names:
+        counts[name] = counts.get(name, 0) + 1
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for name, boxes in counts.items():
+        groups.setdefault(name.strip().casefold(), []).append((name, boxes))
+    return [sorted(g, key=lambda pair: (-pair[1], pair[0])) for g in groups.values()
+            if len(g) > 1]
+
+
+def report_similar_names(items, merge: bool) -> None:
+    """Say which class names differ only by case or spaces; with `merge`, rename their
+    boxes to the group's most frequent spelling."""
+    from odhelper import log
+
+    for group in similar_names(b.name for item in items for b in item.boxes):
+        listed = ", ".join(f"'{name}' ({boxes} boxes)" for name, boxes in group)
+        if not merge:
+            log.warning("Class names that differ only by case or spaces: %s: kept as %d "
+                        "classes (--merge-case makes them one)", listed, len(group))
+            continue
+        target = group[0][0]
+        log.info("Class names merged into '%s': %s (--merge-case)", target, listed)
+        spellings = {name for name, _ in group}
+        for item in items:
+            for box in item.boxes:
+                if box.name in spellings:
+                    box.name = target
+
+
 def quote(name: str) -> str:
     """`name` as a text-format string: printable characters (any script) as they are,
     quotes and backslashes escaped, control characters as octal escapes."""

@@ -80,6 +80,9 @@ class DataInputOptions:
     balance_threshold: float = option(0.0, "t of --balance (0 = the most frequent class's "
                                       "share: every class is lifted towards it)")
     skip_difficult: bool = option(False, "drop boxes marked difficult")
+    merge_case: bool = option(False, "class names that differ only by case or surrounding "
+                              "spaces become one class, the most frequent spelling (without "
+                              "it they are reported and kept apart)")
     strict: bool = option(False, "stop at the first problem instead of skipping it")
     verify_pixels: bool = option(False, "decode every image fully (slower; finds corrupt "
                                  "pixel data that the header and end-marker checks miss)")
