@@ -191,8 +191,9 @@ def build_tiny_run(root: Path) -> Path:
         {"model": "ssd_mobilenet_v2", "dataset": str(dataset), "steps": 4, "batch_size": 2}))
     log.setup(run)
     try:
-        with log.stage("Transfer learning", "learning", model="ssd_mobilenet_v2"):
+        with log.stage("Transfer learning", "learning", model="ssd_mobilenet_v2") as stage:
             train_and_checkpoint(run, configs)
+            stage.extra["final step"] = 4  # as a run records it
         with log.stage("Export", "export"):
             export(run, configs)
     finally:

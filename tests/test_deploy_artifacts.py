@@ -51,7 +51,7 @@ def test_every_artifact_evaluated_and_listed(exported):
     text = export.artifacts_table.read_text()
     for kind in KINDS:  # each artifact's per-class table, as `odhelper evaluate` prints it
         assert f"## {kind} (" in text
-    assert text.count("| class | val images | boxes | AP@0.5 (VOC) |") == len(KINDS)
+    assert text.count("| class | pictures | boxes | AP@0.5 (VOC) |") == len(KINDS)
     assert export.label_map.is_file() and export.tflite_info.is_file()
 
 

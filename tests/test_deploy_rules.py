@@ -59,7 +59,7 @@ def test_a_drop_above_the_limit_or_no_detection_fails(tmp_path):
     assert lines[2].split(",")[6] == "0.0100" and lines[1].split(",")[6] == ""
     assert "FAILED" in lines[3] and lines[2].endswith(",ok")
     text = (tmp_path / "a.md").read_text()
-    assert text.count("| class | val images |") == 4  # each artifact's per-class table
+    assert text.count("| class | pictures |") == 4  # each artifact's per-class table
 
 
 def test_nan_map_counts_as_zero():

@@ -65,7 +65,10 @@ def test_every_false_positive_kind_by_hand():
     assert kinds[(0, 2)] == ("wrong_class", DOG)
     assert (1, 2) not in kinds  # below the threshold
     assert [(m.image, m.index) for m in found.worst_misses(CAT, 5)] == [(2, 0)]
-    assert [(d.image, d.index) for d in found.worst_false_positives(CAT, 2)] == [(0, 1), (0, 2)]
+    # highest score first, each picture once before any picture twice (a gallery of pictures)
+    assert [(d.image, d.index) for d in found.worst_false_positives(CAT, 2)] == [(0, 1), (1, 1)]
+    assert [(d.image, d.index) for d in found.worst_false_positives(CAT, 3)] == \
+        [(0, 1), (1, 1), (0, 2)]
 
 
 def test_same_matching_as_the_per_class_table():

@@ -30,11 +30,11 @@ def test_tables_count_the_validation_boxes(evaluated):
     assert set(rows) == {"circle", "square", "all"}
     for item in dataset["classes"]:
         row = rows[item["name"]]
-        assert int(row["val images"]) == item["validate_images"]
+        assert int(row["pictures"]) == item["validate_images"]
         assert int(row["boxes"]) == item["validate_boxes"]
         assert int(row["detections"]) > 0  # threshold 0: the model's top 100 per picture
     assert int(rows["all"]["boxes"]) == dataset["splits"]["validate"]["boxes"]
-    assert int(rows["all"]["val images"]) == dataset["splits"]["validate"]["images"]
+    assert int(rows["all"]["pictures"]) == dataset["splits"]["validate"]["images"]
     markdown = (evaluated / "eval" / "per_class.md").read_text()
     assert markdown.count("\n") == 2 + 3 and "| circle |" in markdown
 

@@ -59,7 +59,7 @@ def odhelper(*argv, timeout: float = 600) -> subprocess.CompletedProcess:
 
 def test_the_classifier_tells_foreign_from_own():
     own = ["[INFO|run.py:189] 2026-01-01 00:00:00,000 > Program start",
-           "class  val images  boxes", "odhelper run: error: x: not found"]
+           "class  pictures  boxes", "odhelper run: error: x: not found"]
     foreign = ["[INFO|config_util.py:552] 2026-01-01 00:00:00,000 > Maybe overwriting",
                "[INFO|foreign:stdout] 2026-01-01 00:00:00,000 > index created!",
                "I0000 00:00:1796517578.272894    6940 port.cc:153] oneDNN custom operations",

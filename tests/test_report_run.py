@@ -56,7 +56,12 @@ def test_numbers_come_from_the_run(report):
     assert f"<b>{mean_ap:.3f}</b>" in section(page, "summary")
     curve = section(page, "map")
     assert "at step 4" in curve  # two evaluations: steps 2 and 4
-    assert "Loss/total_loss" in section(page, "losses") and "at step 4" in section(page, "losses")
+    assert "total loss" in section(page, "losses") and "at step 4" in section(page, "losses")
+    assert "Loss/total_loss" not in section(page, "losses")  # readable names in the legends
+    summary = section(page, "summary")
+    for fact in ("Model</b>: ssd_mobilenet_v2", "Steps</b>: 4 of 4", "Training time</b>",
+                 "Operating points</b>", "Dataset</b>"):
+        assert fact in summary, fact
     shown = min(8, dataset["splits"]["validate"]["images"])  # the grid holds up to 8
     assert f"{shown} pictures; white: ground truth" in section(page, "samples")
     stages = section(page, "timings")

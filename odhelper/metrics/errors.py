@@ -92,14 +92,24 @@ class ErrorAnalysis:
     misses: list[Miss]
 
     def worst_false_positives(self, class_id: int, limit: int) -> list[Detection]:
-        """The highest-scoring false positives of a class."""
+        """The highest-scoring false positives of a class, one per picture first."""
         found = [d for d in self.detections if d.class_id == class_id and d.kind != "tp"]
-        return sorted(found, key=lambda d: -d.score)[:limit]
+        return _spread(sorted(found, key=lambda d: -d.score), limit)
 
     def worst_misses(self, class_id: int, limit: int) -> list[Miss]:
-        """The largest missed boxes of a class."""
+        """The largest missed boxes of a class, one per picture first."""
         found = [m for m in self.misses if m.class_id == class_id]
-        return sorted(found, key=lambda m: -m.area)[:limit]
+        return _spread(sorted(found, key=lambda m: -m.area), limit)
+
+
+def _spread(ranked: list, limit: int) -> list:
+    """The first `limit` of `ranked` taking each picture's best before any second one
+    (a gallery shows as many pictures as it can, not one picture four times)."""
+    first, later, seen = [], [], set()
+    for item in ranked:
+        (later if item.image in seen else first).append(item)
+        seen.add(item.image)
+    return (first + later)[:limit]
 
 
 def _kind(result: ImageResult, det: int, class_id: int) -> tuple[str, int]:

@@ -11,7 +11,7 @@ from odhelper import files
 from odhelper.metrics.per_class import ClassRow
 from odhelper.metrics.per_image import LETTERS, LetterRow, totals
 
-CLASS_HEADERS = ("class", "val images", "boxes", "AP@0.5 (VOC)", "COCO AP@[.5:.95]",
+CLASS_HEADERS = ("class", "pictures", "boxes", "AP@0.5 (VOC)", "COCO AP@[.5:.95]",
                  "AP50", "AR@100", "detections", "correct", "precision", "recall")
 CLASS_CSV = "per_class.csv"
 CLASS_MARKDOWN = "per_class.md"

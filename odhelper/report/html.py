@@ -48,9 +48,21 @@ def dataset_section(dataset: dict | None) -> str:
                                   for what in ("pictures", "boxes")], rows))
 
 
+READABLE = {PASCAL_MAP50: "mAP@0.5 (VOC)", COCO_MAP: "COCO mAP@[.5:.95]",
+            COCO_AP50: "COCO AP50", COCO_AR100: "COCO AR@100"}
+
+
+def readable(tag: str) -> str:
+    """A metric's name for people: 'Loss/total_loss' -> 'total loss'."""
+    if tag in READABLE:
+        return READABLE[tag]
+    return tag.split("/", 1)[-1].replace("_", " ") if tag.startswith("Loss/") else tag
+
+
 def curves_section(series, title: str, ylabel: str, missing: str, log_scale=False) -> str:
     if not series:
         return markup.note(missing)
+    series = {readable(tag): points for tag, points in series.items()}
     last = ", ".join(f"{tag} {points[-1][1]:.4g} at step {points[-1][0]}"
                      for tag, points in sorted(series.items()))
     return markup.img(plots.curves(series, title, ylabel, log_scale), title) + \
@@ -89,6 +101,30 @@ def timings_section(records: list[dict[str, Any]]) -> str:
                                              "Time per stage (commands and their stages)",
                                              "seconds"), "stage timings")
             + markup.table(["stage", "status", "seconds", "start", "step"], rows))
+
+
+TRAINING_STAGES = ("Training", "Transfer learning")
+
+
+def run_facts(options: dict, dataset: dict | None, records: list[dict],
+              points: dict[str, float]) -> str:
+    """Model, dataset, steps, epochs, training time and the shipped operating points."""
+    trained = [r for r in records if r.get("stage") in TRAINING_STAGES]
+    seconds = sum(float(r.get("seconds", 0)) for r in trained)
+    last = trained[-1] if trained else {}
+    facts = [("Model", options.get("model", "?"))]
+    if dataset:
+        splits = dataset.get("splits", {})
+        facts.append(("Dataset", f"{dataset.get('name', '?')}: " + ", ".join(
+            f"{v.get('images', '?')} {side}" for side, v in splits.items()) + " pictures"))
+    facts.append(("Steps", f"{last.get('final step', '?')} of {options.get('steps', '?')}"
+                  + (f" ({last['epochs']} epochs)" if "epochs" in last else "")))
+    facts.append(("Training time", f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min "
+                  f"{int(seconds % 60)} s" if trained else "not trained yet"))
+    facts.append(("Operating points", ", ".join(f"{n} {t:.2f}" for n, t in points.items())
+                  if points else "none shipped yet (export writes them)"))
+    return "<p>" + "<br>".join(f"<b>{html.escape(k)}</b>: {html.escape(str(v))}"
+                               for k, v in facts) + "</p>"
 
 
 def headline(metrics: dict | None) -> str:
@@ -134,10 +170,11 @@ def build_report(run_dir: RunDir, output: Path | None = None,
     class_csv = run_dir.eval_dir / tables.CLASS_CSV
     class_rows = tables.read_class_csv(class_csv) if class_csv.is_file() else []
     letters = run_dir.eval_dir / tables.IMAGE_CSV
+    dataset = sources.dataset_summary(run_dir, options)
     sections = [
-        ("summary", "Summary", headline(metrics)),
-        ("dataset", "Dataset: class distribution per split",
-         dataset_section(sources.dataset_summary(run_dir, options))),
+        ("summary", "Summary", run_facts(options, dataset, records,
+                                         sources.operating_points(run_dir)) + headline(metrics)),
+        ("dataset", "Dataset: class distribution per split", dataset_section(dataset)),
         ("losses", "Training loss", curves_section(
             sources.loss_series(sources.scalars(run_dir.train_events)), "Training losses",
             "loss", "no training loss events under train/.", log_scale=True)),

@@ -97,6 +97,16 @@ def eval_metrics(run_dir: RunDir) -> dict | None:
         return None
 
 
+def operating_points(run_dir: RunDir) -> dict[str, float]:
+    """Class name -> the shipped score threshold (RUN/export/thresholds.json), {} if none."""
+    try:
+        found = json.loads(run_dir.thresholds.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {name: float(item["threshold"]) for name, item in found.get("classes", {}).items()
+            if isinstance(item, dict) and "threshold" in item}
+
+
 def timings(run_dir: RunDir) -> list[dict[str, Any]]:
     """The JSON lines of RUN/timings.jsonl (broken lines skipped)."""
     path = run_dir.timings

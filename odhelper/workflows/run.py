@@ -110,6 +110,8 @@ def _train(options: RunOptions, run_dir: RunDir, plan: resume.Plan, result: RunR
             scaleout.remove_scratch(setup.scratch_dir)
         stage.extra.update({"steps": final - start, "final step": final,
                             "steps/s": round(trainer.steps_per_second, 3)})
+        if plan.epoch_steps:
+            stage.extra["epochs"] = round(final / plan.epoch_steps, 2)
         if trainer.first_step_seconds is not None:
             stage.extra["first step s"] = round(trainer.first_step_seconds, 1)
         if trainer.stop_reason:
