@@ -146,7 +146,7 @@ CHECKED = ("import sys\nfrom odhelper.cli import main\ncode = main(sys.argv[1:])
      "{missing}: no such model"),
     (["predict", "--model", "{tmp}", "--input", "{missing}", "--output", "{tmp}/out"],
      "{missing}: no such picture, video or folder"),
-    (["predict", "--model", "{tmp}", "--input", "{tmp}/empty", "--output", "{tmp}/out"],
+    (["predict", "--model", "{tmp}/model", "--input", "{tmp}/empty", "--output", "{tmp}/out"],
      "{tmp}/empty: no pictures or videos"),
     (["config", "--model", "ssd_mobilenet_v2_cpu", "--dataset", "{missing}", "--output",
       "{tmp}/p.config"], "{missing}/dataset.json: not found"),
@@ -154,6 +154,8 @@ CHECKED = ("import sys\nfrom odhelper.cli import main\ncode = main(sys.argv[1:])
 ])
 def test_each_error_once_on_stderr_before_tensorflow(tmp_path, argv, expected):
     (tmp_path / "empty").mkdir()
+    (tmp_path / "model" / "saved_model").mkdir(parents=True)  # looks exported: the input is
+    (tmp_path / "model" / "saved_model" / "saved_model.pb").touch()  # checked before loading
     fill = {"{tmp}": str(tmp_path), "{missing}": str(tmp_path / "missing")}
     argv, expected = ([_filled(a, fill) for a in argv], _filled(expected, fill))
     done = subprocess.run([sys.executable, "-c", CHECKED, *argv], capture_output=True,
