@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from odhelper import log, thresholds
+from odhelper import log, thresholds, workspace
 from odhelper.constants import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from odhelper.engine import predictor
 from odhelper.errors import OdhelperError
@@ -30,7 +30,28 @@ class PredictResult:
 
 def predict(options: PredictOptions) -> PredictResult:
     """Detect on every picture and video under options.input, every one with the same
-    score rule (thresholds.decide); write the chosen outputs."""
+    score rule (thresholds.decide); write the chosen outputs into options.output (its
+    writer's context: lock, odhelper.log, predict.yaml, the "Predict" stage)."""
+    result = PredictResult()
+    with workspace.opened(options.output, "predict", options, options.output / "predict.yaml",
+                          stage=("Predict", "prediction"),
+                          stage_fields={"model": options.model, "input": options.input},
+                          has_work=lambda: bool(result.pictures or result.videos)) as opened:
+        _predict(options, result)
+        opened.stage.extra.update(pictures=result.pictures, detections=result.detections,
+                                  skipped=len(result.problems),
+                                  images_per_second=round(result.images_per_second, 2))
+        for video in result.videos:
+            opened.stage.extra[video.video.name] = f"{video.frames} frames, " \
+                f"{video.frames_per_second:.1f} frames/s"
+        if result.pictures or not result.videos:
+            log.info("Predicted %d pictures, %d detections >= %s, %d skipped: %.1f images/s "
+                     "-> %s", result.pictures, result.detections, result.rule.short(),
+                     len(result.problems), result.images_per_second, options.output)
+    return result
+
+
+def _predict(options: PredictOptions, result: PredictResult) -> None:
     if options.model.suffix.lower() not in predictor.ARTIFACT_SUFFIXES:
         predictor.find_saved_model(options.model)  # a folder without a model, named first
     root = options.input if options.input.is_dir() else options.input.parent
@@ -47,7 +68,7 @@ def predict(options: PredictOptions) -> PredictResult:
     log.info("Loaded %s %s in %.1f s (input %s, classes: %s)", model.kind, model.path,
              time.perf_counter() - started, model.input_size or "any size",
              ", ".join(model.class_names.values()) or "numbers only")
-    result = PredictResult(rule=thresholds.decide(model.folder, options.threshold))
+    result.rule = thresholds.decide(model.folder, options.threshold)
     log.info("%s%s", result.rule.describe(),
              "; --threshold sets one for all" if result.rule.per_class else "")
     for video in videos:
@@ -55,7 +76,6 @@ def predict(options: PredictOptions) -> PredictResult:
         result.videos.append(predict_video(model, video, root, options.output, result.rule))
     if paths:
         _pictures(model, paths, root, options, result)
-    return result
 
 
 def _pictures(model, paths, root, options: PredictOptions, result: PredictResult) -> None:
