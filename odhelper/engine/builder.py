@@ -167,10 +167,11 @@ def _restore(setup: TrainingSetup) -> None:
         setup.restored_from = train_config.fine_tune_checkpoint
 
 
-def make_train_step(setup: TrainingSetup):
+def make_train_step(setup: TrainingSetup, loops: bool = True):
     """A tf.function taking `steps` (a tensor, >= 1) steps with the OD API's
     `eager_train_step` in one call; returns the reduced loss dict of the last one.
-    Built once, traced once."""
+    Built once, traced once. Without `loops` it takes one step per call: the graph
+    loop traces the step a second time (its body), which costs start-up."""
     import tensorflow as tf
 
     od = api()
@@ -199,4 +200,8 @@ def make_train_step(setup: TrainingSetup):
             losses = one_step(iterator)
         return losses
 
-    return train_step
+    @tf.function
+    def single_step(iterator, steps):  # noqa: ARG001 - the same call as train_step
+        return one_step(iterator)
+
+    return train_step if loops else single_step

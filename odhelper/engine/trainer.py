@@ -47,7 +47,7 @@ class Trainer:
         self.last_losses: dict[str, float] = {}
         self.first_step_seconds: float | None = None  # includes tracing
         self._timed = [0, 0.0]  # steps, seconds after the first one
-        self._step_fn = make_train_step(setup)
+        self._step_fn = make_train_step(setup, loops=self.steps_per_loop > 1)
         self._iterator = None
 
     @property
