@@ -232,7 +232,14 @@ def _latest_in(folder: Path) -> str | None:
                 path = Path(name) if Path(name).is_absolute() else folder / name
                 if Path(f"{path}.index").is_file():
                     return str(path)
-    numbered = sorted(folder.glob("ckpt-*.index"), key=lambda p: _number(p.stem))
+    return newest_complete(folder)
+
+
+def newest_complete(folder: str | Path) -> str | None:
+    """The highest ckpt-N of `folder` whose .index exists. TensorFlow writes the .index
+    last, so that checkpoint is complete even when the `checkpoint` state file does not
+    name it yet (a process killed between the two writes)."""
+    numbered = sorted(Path(folder).glob("ckpt-*.index"), key=lambda p: _number(p.stem))
     return str(numbered[-1].with_suffix("")) if numbered else None
 
 

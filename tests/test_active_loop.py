@@ -13,15 +13,15 @@ from odhelper import cli
 
 pytestmark = pytest.mark.slow
 
-SIDE = 160
-SYNTH = dict(count=3000, holdout=0, pool=24, classes=["circle", "square"], size=SIDE,
+SIDE = 128
+SYNTH = dict(count=1500, holdout=0, pool=24, classes=["circle", "square"], size=SIDE,
              seed=3)
 
 
 def _argv(root, rounds, *extra):
     return ["active-learn", "-i", str(root / "synthetic" / "images"),
             "--pool", str(root / "synthetic" / "pool"), "--model", "ssd_mobilenet_v2_cpu",
-            "--rounds", str(rounds), "--initial-steps", "700", "--steps-per-round", "10",
+            "--rounds", str(rounds), "--initial-steps", "500", "--steps-per-round", "10",
             "--threshold", "0.5", "--run-dir", str(root / "run"), "--batch-size", "16",
             "--from-scratch", "-sr", "0.9",
             "--set", f"model.ssd.image_resizer.fixed_shape_resizer.height={SIDE}",

@@ -95,7 +95,8 @@ def test_predict_on_each_kind_of_artifact(exported, pictures, artifact, tmp_path
         assert -0.5 * width <= float(row["xmin"]) <= float(row["xmax"]) <= 1.5 * width
         assert -0.5 * height <= float(row["ymin"]) <= float(row["ymax"]) <= 1.5 * height
     for picture in pictures.iterdir():
-        assert (out / picture.name).is_file() and (out / picture.with_suffix(".xml").name).is_file()
+        assert (out / picture.name).is_file()
+        assert (out / "xml" / picture.with_suffix(".xml").name).is_file()
 
 
 def test_predict_on_a_generated_video(exported, pictures, tmp_path):

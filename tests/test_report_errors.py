@@ -89,7 +89,7 @@ def test_predict_follows_the_shipped_thresholds(evaluated, tmp_path_factory, tmp
                for m in caplog.messages)
     found = _rows(tmp_path / "shipped" / "detections.csv")
     assert found and {r["class"] for r in found} == {"circle"}
-    xml = next((tmp_path / "shipped").glob("*.xml")).read_text()
+    xml = next((tmp_path / "shipped" / "xml").glob("*.xml")).read_text()
     assert "<name>circle</name>" in xml and "<name>square</name>" not in xml
     assert cli.main(["predict", "--model", str(evaluated), "-i", str(pictures),
                      "-o", str(tmp_path / "global"), "--threshold", "0.0"]) == 0

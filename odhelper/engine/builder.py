@@ -12,7 +12,7 @@ from odhelper.engine.distribute import copy_from_chief, is_chief, several_worker
 from odhelper.engine.precision import float32_predictions, mixed_policy_active
 from odhelper.errors import OdhelperError
 from odhelper.od import api
-from odhelper.rundir import RunDir
+from odhelper.rundir import RunDir, newest_complete
 
 
 @dataclass
@@ -144,7 +144,7 @@ def _build_optimizer(optimizer, variables) -> None:
 def _restore(setup: TrainingSetup) -> None:
     od = api()
     train_config = setup.configs["train_config"]
-    latest = setup.manager.latest_checkpoint
+    latest = newest_complete(setup.manager.directory) or setup.manager.latest_checkpoint
     if latest:
         # The restore is deferred: the model's variables and the optimizer's slots take
         # their saved values when they are made, at the first step, which then checks
