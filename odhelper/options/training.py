@@ -19,7 +19,8 @@ AUGMENT_PRESETS = ("none", "light", "default", "heavy")
 # What a run's pipeline.config is made from: a resume keeps the recorded values.
 CONFIG_FIELDS = ("model", "batch_size", "set", "augment", "hflip", "vflip", "rotate90",
                  "weights", "from_scratch")
-WEIGHTS_HELP = "pre-trained weights: a zoo .tar.gz, a folder holding checkpoint/ckpt-0, or a ckpt prefix"
+WEIGHTS_HELP = ("pre-trained weights: a zoo .tar.gz, a folder holding checkpoint/ckpt-0, or a "
+                "ckpt prefix")
 
 
 @dataclass
