@@ -73,5 +73,6 @@ def test_the_readme_example_runs(tmp_path):
     assert printed.startswith("2 {") and "mAP" in printed.splitlines()[0], printed
     assert printed.count(str(tmp_path / "new_pictures")) == 3, printed
     assert not re.search(r"^\[(INFO|WARNING|ERROR)\|", printed, re.M), printed  # no log lines
+    assert "Average Precision" not in printed  # nor pycocotools' summaries
     assert (tmp_path / "runs" / "mine" / "export" / "saved_model" / "saved_model.pb").is_file()
     assert "Program Success" in (tmp_path / "runs" / "mine" / "odhelper.log").read_text()
