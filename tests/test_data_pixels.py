@@ -13,7 +13,12 @@ from odhelper.data.build import build_dataset
 
 
 def _jpeg(seed: int = 0, size: tuple[int, int] = (128, 96)) -> bytes:
-    image = Image.effect_noise(size, 60 + seed).convert("RGB")
+    """Seeded noise (Image.effect_noise is not seeded: whether flipped bytes then make
+    libjpeg warn changed from run to run)."""
+    import numpy as np
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), np.uint8)
+    image = Image.fromarray(pixels)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
     return out.getvalue()
