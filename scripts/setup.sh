@@ -4,13 +4,14 @@
 #   ODHELPER_GPU=1 scripts/setup.sh   TensorFlow with CUDA (tensorflow[and-cuda])
 #   scripts/setup.sh --relock   re-resolve requirements/base.txt into base.lock
 #   scripts/setup.sh --which-python   print the interpreter a new venv would use; install nothing
-# Python: 3.11, 3.12 or 3.13. A new venv takes the newest that works on this machine;
+# Python: 3.11, 3.12 or 3.13. A new venv takes the first that works on this machine, in the
+# order scripts/bench_python.py measured (training speed of the demo model; README, Install);
 # PYTHON=/path/to/python3.12 (or PYTHON=3.12, a version to look for) chooses. An existing venv
 # keeps its Python. ODHELPER_VENV=DIR puts the venv elsewhere (e.g. .venv-3.12).
 # Re-running when nothing changed takes about a second (a stamp of the inputs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SUPPORTED="3.13 3.12 3.11"   # newest first; keep in step with requires-python in pyproject.toml
+SUPPORTED="3.11 3.13 3.12"   # preferred first (scripts/bench_python.py); as requires-python says
 VENV=${ODHELPER_VENV:-.venv}
 TF_REQ="tensorflow-cpu==2.21.0" OTHER_TF="tensorflow"
 [ "${ODHELPER_GPU:-0}" = "1" ] && TF_REQ="tensorflow[and-cuda]==2.21.0" OTHER_TF="tensorflow-cpu"
