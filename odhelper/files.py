@@ -114,6 +114,32 @@ def write_json(target: str | os.PathLike, data: Any) -> None:
     write_text(target, json_text(data) + "\n")
 
 
+def plain(value: Any) -> Any:
+    """`value` (a dataclass, e.g. a command's options, or what it holds) as YAML/JSON
+    types: dicts, lists, strings for paths, enum values."""
+    import dataclasses
+    import enum
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def write_yaml(target: str | os.PathLike, data: Any) -> None:
+    """`data` (e.g. a command's options) as YAML, atomically (run.yaml)."""
+    import yaml
+
+    write_text(target, yaml.safe_dump(plain(data), sort_keys=False))
+
+
 def replace(source: str | os.PathLike, target: str | os.PathLike) -> None:
     """Move `source` (a file or a folder) onto `target`, replacing what is there; a
     folder is swapped in whole (the old one removed after)."""

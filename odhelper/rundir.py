@@ -33,6 +33,7 @@ from typing import Any
 
 from odhelper import files, log
 from odhelper import lock as folder_lock
+from odhelper.checkpoints import checkpoint_identity, checkpoint_prefix, latest_in, step_of
 from odhelper.datasetdir import DatasetIdentity
 from odhelper.errors import OdhelperError
 
@@ -44,7 +45,6 @@ TFLITE_INFO = "tflite.json"  # input size, normalisation and output order of the
 ONNX_MODEL = "model.onnx"
 FAILED_SUFFIX = ".failed"  # an artifact that failed its check is renamed, not shipped
 THRESHOLDS = "thresholds.json"  # beside the SavedModel: per-class score thresholds
-CHECKPOINT_INDEX = "checkpoint"  # the file tf.train.CheckpointManager keeps per folder
 
 
 class _OneWriter:
@@ -153,8 +153,8 @@ class RunDir(_OneWriter):
     # -- training state, read without TensorFlow ------------------------------------
     def latest_step(self) -> int:
         """N of the newest ckpt-N in checkpoints/, 0 when there is none."""
-        latest = _latest_in(self.checkpoints)
-        return _number(latest) if latest else 0
+        latest = latest_in(self.checkpoints)
+        return step_of(latest) if latest else 0
 
     def finished_steps(self) -> int | None:
         """The --steps a finished training reached (train_done.json), else None."""
@@ -181,13 +181,13 @@ class RunDir(_OneWriter):
         a path  a checkpoint prefix (PATH.index exists) or a folder holding one
         """
         if which == "best":
-            found = _latest_in(self.best)
+            found = latest_in(self.best)
             if found:
                 return found
             log.warning("%s: no best checkpoint yet; using the last one", self.best)
             which = "last"
         if which == "last":
-            found = _latest_in(self.checkpoints)
+            found = latest_in(self.checkpoints)
             if found is None:
                 raise OdhelperError(f"{self.checkpoints}: no checkpoint yet (train first with "
                                     "`odhelper run`)")
@@ -202,7 +202,7 @@ class RunDir(_OneWriter):
                             f"{self.checkpoints} or a checkpoint path)")
 
     def has_best(self) -> bool:
-        return _latest_in(self.best) is not None
+        return latest_in(self.best) is not None
 
     def require(self) -> "RunDir":
         """This run directory, or a clear error when it is not one."""
@@ -212,51 +212,6 @@ class RunDir(_OneWriter):
             raise OdhelperError(f"{self.pipeline_config}: pipeline config not found; is "
                                 f"{self.root} a run directory (written by `odhelper run`)?")
         return self
-
-
-def _number(prefix: str) -> int:
-    found = re.search(r"(\d+)$", prefix)
-    return int(found.group(1)) if found else 0
-
-
-def _latest_in(folder: Path) -> str | None:
-    """Newest checkpoint prefix of `folder`: the one its `checkpoint` file names, else
-    the highest ckpt-N whose .index exists (no TensorFlow needed)."""
-    if not folder.is_dir():
-        return None
-    state = folder / CHECKPOINT_INDEX
-    if state.is_file():
-        for line in state.read_text().splitlines():
-            if line.startswith("model_checkpoint_path:"):
-                name = line.split(":", 1)[1].strip().strip('"')
-                path = Path(name) if Path(name).is_absolute() else folder / name
-                if Path(f"{path}.index").is_file():
-                    return str(path)
-    return newest_complete(folder)
-
-
-def newest_complete(folder: str | Path) -> str | None:
-    """The highest ckpt-N of `folder` whose .index exists. TensorFlow writes the .index
-    last, so that checkpoint is complete even when the `checkpoint` state file does not
-    name it yet (a process killed between the two writes)."""
-    numbered = sorted(Path(folder).glob("ckpt-*.index"), key=lambda p: _number(p.stem))
-    return str(numbered[-1].with_suffix("")) if numbered else None
-
-
-def checkpoint_prefix(path: str | Path) -> str | None:
-    """A checkpoint prefix (PATH.index exists) as it is, a folder as its newest
-    checkpoint; None when neither."""
-    if Path(f"{path}.index").is_file():
-        return str(path)
-    return _latest_in(Path(path))
-
-
-def checkpoint_identity(prefix: str | Path) -> str:
-    """What tells two checkpoints apart without TensorFlow: the SHA-256 of the
-    checkpoint's .index file (it holds every variable's checksum)."""
-    import hashlib
-
-    return hashlib.sha256(Path(f"{prefix}.index").read_bytes()).hexdigest()
 
 
 def find_saved_model(model: str | Path) -> Path:

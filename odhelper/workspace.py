@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from odhelper import lock, log
+from odhelper import files, lock, log
 
 _open: dict[Path, "Opened"] = {}  # resolved folder -> its open, in this process
 
@@ -70,8 +70,7 @@ def opened(folder: str | os.PathLike, command: str, options: Any = None,
                     if check is not None:
                         check()
                     if options is not None and options_file is not None and log_here:
-                        from odhelper.options.fields import save_yaml
-                        save_yaml(options, options_file)
+                        files.write_yaml(options_file, options)
                     yield current
             finally:
                 _open.pop(key, None)

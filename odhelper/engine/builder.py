@@ -12,7 +12,8 @@ from odhelper.engine.distribute import copy_from_chief, is_chief, several_worker
 from odhelper.engine.precision import float32_predictions, mixed_policy_active
 from odhelper.errors import OdhelperError
 from odhelper.od import api
-from odhelper.rundir import RunDir, newest_complete
+from odhelper.checkpoints import newest_complete
+from odhelper.rundir import RunDir
 
 
 @dataclass

@@ -155,7 +155,7 @@ def evaluate_checkpoint(configs: dict, checkpoint_path: str, step: int | None = 
 
     from odhelper import log
     from odhelper.engine.restore import restored
-    from odhelper.rundir import checkpoint_prefix
+    from odhelper.checkpoints import checkpoint_prefix
 
     prefix = checkpoint_prefix(checkpoint_path)
     if prefix is None:

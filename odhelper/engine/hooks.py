@@ -10,7 +10,8 @@ from odhelper import files, log
 from odhelper.constants import COCO_MAP, PASCAL_MAP50
 from odhelper.engine.eta import TimeLeft
 from odhelper.engine.trainer import Hook, Trainer
-from odhelper.rundir import CHECKPOINT_INDEX, RunDir
+from odhelper.checkpoints import CHECKPOINT_INDEX
+from odhelper.rundir import RunDir
 
 
 def clock(seconds: float) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import enum
 import typing
 from pathlib import Path
 from typing import Any, Sequence
@@ -222,22 +221,11 @@ def _typed(annotation: Any, value: Any, where: str) -> Any:
 
 def to_dict(obj: Any) -> dict[str, Any]:
     """Plain, YAML/JSON-friendly dict of a (nested) options dataclass."""
-    def plain(value: Any) -> Any:
-        if isinstance(value, Path):
-            return str(value)
-        if isinstance(value, enum.Enum):
-            return value.value
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        return value
-    return {k: plain(v) for k, v in dataclasses.asdict(obj).items()}
+    from odhelper import files
+    return files.plain(obj)
 
 
 def save_yaml(obj: Any, path: str | Path) -> None:
     """Write the options as YAML, atomically (run.yaml)."""
-    import yaml
-
     from odhelper import files
-    files.write_text(path, yaml.safe_dump(to_dict(obj), sort_keys=False))
+    files.write_yaml(path, obj)

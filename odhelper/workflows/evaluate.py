@@ -278,7 +278,7 @@ def exported_checkpoint(run_dir: RunDir) -> str:
 def exported_identity(run_dir: RunDir, checkpoint: str) -> str:
     """The identity thresholds.json records: the export's own copy counts as the
     checkpoint it was made from."""
-    from odhelper.rundir import checkpoint_identity
+    from odhelper.checkpoints import checkpoint_identity
 
     if Path(checkpoint).parent.resolve() == run_dir.exported.checkpoint_dir.resolve():
         return run_dir.exported.recorded().get("identity", "")

@@ -24,7 +24,8 @@ from odhelper import files, log
 from odhelper.errors import OdhelperError
 from odhelper.metrics import artifacts, tables
 from odhelper.options.artifacts import ArtifactOptions
-from odhelper.rundir import FAILED_SUFFIX, RunDir, checkpoint_identity
+from odhelper.checkpoints import checkpoint_identity
+from odhelper.rundir import FAILED_SUFFIX, RunDir
 
 SCORE_THRESHOLD = 0.5  # of the detections / precision / recall columns, as `evaluate`
 SIGNATURES = {False: "image_tensor", True: "float_image_tensor"}
