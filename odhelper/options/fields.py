@@ -80,8 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     order = list(getattr(cls, "GROUPS", ()))
     groups: dict[str | None, Any] = {None: parser}
     chosen = [f for f in dataclasses.fields(cls) if f.metadata.get("cli", True)]
-    chosen.sort(key=lambda f: -1 if _group_of(cls, f) is None else (
-        order.index(_group_of(cls, f)) if _group_of(cls, f) in order else len(order)))
+    rank = {title: index for index, title in enumerate(order)} | {None: -1}
+    chosen.sort(key=lambda f: rank.get(_group_of(cls, f), len(order)))
     for field in chosen:
         meta = field.metadata
         title = _group_of(cls, field)
