@@ -23,3 +23,6 @@ TEMPLATE_MAX_BOXES = 100
 
 # Video suffixes (lower case) that predict reads with imageio's ffmpeg.
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+UNSET_STEPS = 10 ** 7  # total steps of a `run --time` before its first estimate
+BATCHED_SIGNATURE = "serving_batched"  # the float_image_tensor signature of every export
+MIN_OBJECT_PX = 24  # short side an object keeps at the model input: 1.5x the 16-px stride of SSD's first map

@@ -63,17 +63,24 @@ class Detections:
         return [class_name(names, c) for c in self.classes]
 
 
+SCORE_DECIMALS = 5
+
+
 def from_outputs(outputs: Mapping, height: int, width: int, index: int = 0,
                  label_offset: int = 0) -> Detections:
     """Every detection of picture `index` in a model's outputs, in pixels of a
     `height` x `width` picture. The outputs are the serving signature's:
     num_detections, detection_scores, detection_classes (label-map ids, or 0-based
-    with `label_offset` 1) and detection_boxes (normalised ymin, xmin, ymax, xmax)."""
+    with `label_offset` 1) and detection_boxes (normalised ymin, xmin, ymax, xmax).
+    Every artifact's boxes end inside the picture (the SavedModel clips them, a TFLite
+    graph does not), and scores are rounded to SCORE_DECIMALS, so that the float noise
+    between two graphs of the same weights does not reorder detections of equal score."""
     # numpy views: slicing the tensors themselves would run eager ops
     count = int(np.asarray(outputs["num_detections"])[index])
-    boxes = np.asarray(outputs["detection_boxes"])[index, :count]
+    boxes = np.clip(np.asarray(outputs["detection_boxes"])[index, :count], 0.0, 1.0)
     scale = np.array([height, width, height, width], np.float32)
-    return Detections(boxes * scale, np.asarray(outputs["detection_scores"])[index, :count],
+    scores = np.round(np.asarray(outputs["detection_scores"])[index, :count], SCORE_DECIMALS)
+    return Detections(boxes * scale, scores,
                       np.asarray(outputs["detection_classes"])[index, :count].astype(np.int64)
                       + label_offset)
 

@@ -294,8 +294,8 @@ def stage(name: str, what: str | None = None, **fields: Any) -> Iterator[Stage]:
 class _QuietBar:
     """What progress() returns when there is no terminal to draw on (tqdm not imported)."""
 
-    def __init__(self, iterable: Iterable | None, initial: int = 0):
-        self.iterable, self.n = iterable, initial
+    def __init__(self, iterable: Iterable | None, initial: int = 0, total: int | None = None):
+        self.iterable, self.n, self.total = iterable, initial, total
 
     def __iter__(self):
         return iter(self.iterable)
@@ -319,7 +319,7 @@ class _QuietBar:
 def progress(iterable: Iterable | None = None, **kwargs: Any):
     """A tqdm progress bar on stderr, quiet when stderr is not a terminal."""
     if not sys.stderr.isatty() and kwargs.get("disable") is not False:
-        return _QuietBar(iterable, kwargs.get("initial", 0))
+        return _QuietBar(iterable, kwargs.get("initial", 0), kwargs.get("total"))
     from tqdm import tqdm
 
     kwargs.setdefault("disable", None)

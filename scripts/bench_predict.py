@@ -1,9 +1,11 @@
 """Benchmark: `odhelper predict`'s pipeline vs a plain per-image loop.
 
 Same SavedModel, same pictures, one run each, after one warm-up call:
-  plain  PIL decode -> numpy -> serving signature, one picture after the other
-  ours   odhelper.engine.predictor.detect (parallel tf.data decode + resize to the
-         model input + prefetch), detections only
+  plain  PIL decode -> numpy -> the `serving_default` signature (one uint8 picture per
+         call, as a client of the OD API calls it), one picture after the other
+  ours   odhelper.engine.predictor.detect, the default path (parallel tf.data decode +
+         the training resize to the model input + prefetch + batches through the
+         `serving_batched` signature when the export has it), detections only
   full   odhelper predict with drawn pictures + CSV + XML written
 Also checks that both find the same top detection (class, IoU >= 0.9 in pixels).
 
@@ -24,16 +26,29 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGES = ROOT.parent / "shared" / "datasets" / "raccoon" / "images"
 
 
-def plain_loop(model, paths, threshold):
+def client_signature(model):
+    """The export's `serving_default`, loaded and warmed up as a client would."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(model.path))
+    serving = loaded.signatures["serving_default"]
+    serving._keepalive = loaded  # the signature needs its object alive
+    dtype = serving.structured_input_signature[1]["input_tensor"].dtype
+    serving(input_tensor=tf.zeros([1, 64, 64, 3], dtype))
+    return serving, dtype
+
+
+def plain_loop(client, paths, threshold):
     import tensorflow as tf
     from PIL import Image
 
     from odhelper.detections import from_outputs
 
+    serving, dtype = client
     found = {}
     for path in paths:
         pixels = np.array(Image.open(path).convert("RGB"))
-        outputs = model.function(input_tensor=tf.constant(pixels[np.newaxis], model.input_dtype))
+        outputs = serving(input_tensor=tf.constant(pixels[np.newaxis], dtype))
         found[path.name] = from_outputs(outputs, pixels.shape[0], pixels.shape[1]).above(
             threshold)
     return found
@@ -89,7 +104,7 @@ def main() -> None:
     paths = predictor.list_images(args.images)[:args.limit]
     model = predictor.load_model(Path(args.model))
     model.function(input_tensor=tf.zeros([1, 64, 64, 3], model.input_dtype))  # warm-up
-    plain, plain_seconds = timed(plain_loop, model, paths, args.threshold)
+    plain, plain_seconds = timed(plain_loop, client_signature(model), paths, args.threshold)
     (ours, problems), our_seconds = timed(pipeline, model, paths, args.images, args.threshold,
                                          args.workers)
     with tempfile.TemporaryDirectory() as out:

@@ -47,7 +47,7 @@ def _row(name, ap_circle, ap_square, detections=10):
 
 
 def test_a_drop_above_the_limit_or_no_detection_fails(tmp_path):
-    rows = [_row("SavedModel", 0.9, 0.8), _row("TFLite fp32", 0.9, 0.78),
+    rows = [_row("SavedModel", 0.9, 0.8), _row("TFLite fp16", 0.9, 0.78),
             _row("TFLite int8", 0.5, 0.4), _row("ONNX", 0.0, 0.0, detections=0)]
     failed = artifacts.judge(rows, 0.05)
     assert [r.name for r in failed] == ["TFLite int8", "ONNX"]
@@ -60,6 +60,18 @@ def test_a_drop_above_the_limit_or_no_detection_fails(tmp_path):
     assert "FAILED" in lines[3] and lines[2].endswith(",ok")
     text = (tmp_path / "a.md").read_text()
     assert text.count("| class | pictures |") == 4  # each artifact's per-class table
+
+
+def test_float_artifacts_must_agree_with_the_savedmodel_either_way():
+    """fp32 TFLite and ONNX run the same weights on the same pixels: a gap of more than
+    0.005 mAP@0.5, better or worse, means another resize or post-processing."""
+    rows = [_row("SavedModel", 0.6, 0.6), _row("TFLite fp32", 0.62, 0.6),
+            _row("ONNX", 0.596, 0.6), _row("TFLite fp16", 0.58, 0.6)]
+    assert [r.name for r in artifacts.judge(rows, 0.05)] == ["TFLite fp32"]
+    assert "should agree within 0.005" in rows[1].failure and "0.6100 vs 0.6000" in \
+        rows[1].failure
+    rows = [_row("SavedModel", 0.6, 0.6), _row("ONNX", 0.58, 0.6)]
+    assert [r.name for r in artifacts.judge(rows, 0.05)] == ["ONNX"]
 
 
 def test_nan_map_counts_as_zero():

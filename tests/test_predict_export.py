@@ -124,30 +124,41 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert "no exported SavedModel" in capsys.readouterr().err
 
 
-def test_batched_export_gives_the_same_detections(tiny_run, tmp_path):
-    """A float_image_tensor export takes batches of resized pictures: same results
-    as the one-picture image_tensor export of the same checkpoint."""
+def test_the_default_path_sends_batches_and_finds_what_a_client_finds(tiny_run, tmp_path):
+    """Every export holds `serving_batched` beside `serving_default` (one uint8 picture
+    per call): predict sends batches of pictures resized as in training and finds what a
+    client calling `serving_default` finds; --batched makes the default signature the
+    float one."""
+    import tensorflow as tf
+    from PIL import Image
+
     from eval_support import copy_run
 
     from odhelper import cli
+    from odhelper.detections import from_outputs
     from odhelper.engine import predictor
 
-    run = copy_run(tiny_run, tmp_path / "copy")
-    assert cli.main(["export", "--run-dir", str(run), "--batched"]) == 0
-    batched = predictor.load_model(run)
-    single = predictor.load_model(tiny_run)
-    assert predictor.batch_capable(batched) and not predictor.batch_capable(single)
+    model = predictor.load_model(tiny_run)
+    assert predictor.batch_capable(model)
+    loaded = tf.saved_model.load(str(model.path))
+    serving = loaded.signatures["serving_default"]
+    assert serving.structured_input_signature[1]["input_tensor"].dtype == tf.uint8
     folder = tiny_run.parent / "pictures"
     paths = predictor.list_images(folder)[:5]  # batches of 3: one full, one partial
     problems = []
-    ours = list(predictor.detect(batched, paths, folder, problems, batch_size=3))
-    reference = list(predictor.detect(single, paths, folder, problems))
-    assert [p.name for p in ours] == [p.name for p in reference] and not problems
-    for mine, theirs in zip(ours, reference):
-        assert (mine.width, mine.height) == (theirs.width, theirs.height)
-        mine, theirs = mine.detections, theirs.detections
-        assert np.allclose(mine.scores[:10], theirs.scores[:10], atol=1e-3)
-        assert np.allclose(mine.xyxy[:10], theirs.xyxy[:10], atol=0.5)
+    ours = list(predictor.detect(model, paths, folder, problems, batch_size=3))
+    assert [p.name for p in ours] == [p.name for p in paths] and not problems
+    for path, mine in zip(paths, ours):
+        pixels = np.array(Image.open(path).convert("RGB"))
+        theirs = from_outputs(serving(input_tensor=tf.constant(pixels[None])), *pixels.shape[:2])
+        mine = mine.detections
+        assert np.allclose(mine.scores[:10], theirs.scores[:10], atol=0.02)
+        assert np.allclose(mine.xyxy[0], theirs.xyxy[0], atol=1.0)
+    run = copy_run(tiny_run, tmp_path / "copy")
+    assert cli.main(["export", "--run-dir", str(run), "--batched"]) == 0
+    again = tf.saved_model.load(str(run / "export" / "saved_model"))
+    spec = again.signatures["serving_default"].structured_input_signature[1]["input_tensor"]
+    assert spec.dtype == tf.float32 and "serving_batched" in again.signatures
 
 
 def _clip(pictures: list[Path], path: Path, size=(128, 128)) -> int:

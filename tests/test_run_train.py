@@ -144,6 +144,8 @@ def test_tflite_model_runs(finished_run):
     interpreter.invoke()
     outputs = [interpreter.get_tensor(o["index"]) for o in interpreter.get_output_details()]
     assert any(o.shape[-1] == 4 for o in outputs)  # boxes among the outputs
+    info = json.loads((run_dir / "export" / "tflite.json").read_text())
+    assert info["resize"]["method"] == "bilinear" and not info["resize"]["half_pixel_centers"]
 
 
 def test_finished_run_says_so(finished_run):

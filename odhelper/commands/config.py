@@ -20,7 +20,8 @@ def run(options) -> int:
         model=options.model, dataset=options.dataset, steps=options.steps,
         batch_size=options.batch_size, overrides=options.set,
         checkpoint=str(checkpoint) if checkpoint else None,
-        augmentation=options.augmentation))
+        augmentation=options.augmentation, image_size=options.image_size,
+        anchors=options.anchors))
     path = config.write(configs, options.output)
     log.info("Wrote %s", path)
     return 0

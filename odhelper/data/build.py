@@ -30,7 +30,7 @@ from odhelper.datasetdir import DatasetDir, DatasetSummary
 from odhelper.errors import OdhelperError, UsageError
 from odhelper.rundir import LABEL_MAP
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: box statistics in dataset.json
 SHARD_BYTES = 100 * 1024 * 1024  # a split of S bytes: floor(S / this) shards, 100-200 MB each
 
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from odhelper import log
-from odhelper.constants import TEMPLATE_MAX_BOXES
+from odhelper.constants import MIN_OBJECT_PX, TEMPLATE_MAX_BOXES
 from odhelper.options.data import TfrecordOptions
+from odhelper.data import boxstats
 from odhelper.data.problems import Report, problem
 
 
@@ -46,6 +47,7 @@ def dataset_record(options: TfrecordOptions, label_ids: dict[str, int], parts: d
         "splits": splits,
         "max_boxes_per_image": max((len(i.boxes) for items in parts.values() for i in items),
                                    default=0),
+        "box_stats": boxstats.statistics(label_ids, parts, options.seed),
         "problem_counts": report.counts(),
         "problems": report.to_list(),
         "options": {k: v for k, v in options.affecting_output().items()
@@ -84,6 +86,11 @@ def table_lines(content: dict) -> list[str]:
 def log_table(content: dict) -> None:
     for text in table_lines(content):
         log.info("%s", text)
+    if content.get("box_stats", {}).get("classes"):
+        log.info("Box sizes (median; the pixels of the short side at a square model input; "
+                 "'!': under %d px, too small to match an anchor well):", MIN_OBJECT_PX)
+        for text in boxstats.table_lines(content["box_stats"]):
+            log.info("%s", text)
 
 
 def report_crowded(parts: dict[str, list], report: Report) -> None:

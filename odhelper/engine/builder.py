@@ -31,6 +31,7 @@ class TrainingSetup:
     restored_from: str | None = None
     scratch_dir: str | None = None  # a non-chief worker's checkpoint folder: remove at exit
     restore_status: Any = None  # of a resume, until the first step checks it
+    budget_schedule: Any = None  # `run --time`: engine.budget.BudgetSchedule, its total to fit
 
     @property
     def step(self) -> int:
@@ -61,11 +62,14 @@ def _train_dataset(configs: dict, model, strategy):
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 
-def build_training(configs: dict, run_dir: RunDir, strategy,
-                   keep_checkpoints: int = 3) -> TrainingSetup:
+def build_training(configs: dict, run_dir: RunDir, strategy, keep_checkpoints: int = 3,
+                   budgeted: bool = False) -> TrainingSetup:
     """Model + data + optimizer + checkpoints; restores the run's latest checkpoint
-    if any, else loads the fine-tune checkpoint named in the config (if any)."""
+    if any, else loads the fine-tune checkpoint named in the config (if any). `budgeted`:
+    the learning-rate schedule's length is set later (engine/budget.py)."""
     import tensorflow as tf
+
+    from odhelper.engine.budget import budget_schedule
 
     od = api()
     train_config = configs["train_config"]
@@ -78,6 +82,9 @@ def build_training(configs: dict, run_dir: RunDir, strategy,
                                   aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         optimizer, (learning_rate,) = od.optimizer_builder.build(
             train_config.optimizer, global_step=global_step)
+        schedule = budget_schedule(optimizer, train_config.optimizer, global_step) \
+            if budgeted else None
+        learning_rate = schedule or learning_rate
         if train_config.optimizer.use_moving_average:
             od.model_lib_v2._ensure_model_is_built(  # noqa: SLF001 - as train_loop does
                 model, train_input, train_config.unpad_groundtruth_tensors)
@@ -87,7 +94,8 @@ def build_training(configs: dict, run_dir: RunDir, strategy,
         manager = tf.train.CheckpointManager(checkpoint, folder, max_to_keep=keep_checkpoints)
         setup = TrainingSetup(configs, strategy, model, optimizer, global_step,
                               learning_rate if callable(learning_rate) else (lambda: learning_rate),
-                              checkpoint, manager, train_input, scratch_dir=scratch)
+                              checkpoint, manager, train_input, scratch_dir=scratch,
+                              budget_schedule=schedule)
         if not several_workers(strategy):
             _restore(setup)
             return setup

@@ -1,7 +1,12 @@
-"""Export one checkpoint of a run through the OD API's exporter_lib_v2 into RUN/export:
-saved_model/, checkpoint/ and pipeline.config (each swapped in whole once the
+"""Export one checkpoint of a run with the OD API's exporter_lib_v2 detection modules into
+RUN/export: saved_model/, checkpoint/ and pipeline.config (each swapped in whole once the
 export succeeded), and the label map beside them. Nothing else in export/ is touched
 here: workflows/export.py decides what stays (operating points, TFLite, ONNX).
+
+The SavedModel holds two signatures of the same weights: `serving_default` (the chosen
+input type: one uint8 picture per call, what clients of the OD API expect, or batches of
+float32 pictures with --batched) and `serving_batched` (float_image_tensor), which
+`odhelper predict` uses to send batches; the OD API's own exporter saves only one.
 """
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from odhelper import files, log
+from odhelper.constants import BATCHED_SIGNATURE
 from odhelper.od import api
 from odhelper.rundir import ExportDir, RunDir
 
@@ -28,10 +34,8 @@ def export_saved_model(run_dir: RunDir, configs: dict, checkpoint: Path,
     try:
         with log.stage("Export model", "export", checkpoint=checkpoint.name,
                        input=input_type) as stage:
-            # the exporter restores the newest checkpoint of the folder it is given
-            api().exporter_lib_v2.export_inference_graph(input_type, proto,
-                                                         str(checkpoint.parent), str(temp))
             made = ExportDir(temp)
+            _export(proto, checkpoint, input_type, made)
             for source, target in ((made.saved_model, out.saved_model),
                                    (made.checkpoint_dir, out.checkpoint_dir),
                                    (made.pipeline_config, out.pipeline_config)):
@@ -42,6 +46,26 @@ def export_saved_model(run_dir: RunDir, configs: dict, checkpoint: Path,
             return stage.extra["saved_model MB"]
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _export(proto, checkpoint: Path, input_type: str, out: ExportDir) -> None:
+    """What exporter_lib_v2.export_inference_graph writes, with both signatures."""
+    import tensorflow as tf
+
+    od = api()
+    model = od.model_builder.build(proto.model, is_training=False)
+    restore = tf.train.Checkpoint(model=model)
+    status = restore.restore(str(checkpoint)).expect_partial()
+    modules = od.exporter_lib_v2.DETECTION_MODULE_MAP
+    default = modules[input_type](model)
+    batched = modules["float_image_tensor"](model)
+    signatures = {"serving_default": default.__call__.get_concrete_function(),
+                  BATCHED_SIGNATURE: batched.__call__.get_concrete_function()}
+    status.assert_existing_objects_matched()
+    tf.train.CheckpointManager(restore, str(out.checkpoint_dir), max_to_keep=1).save(
+        checkpoint_number=0)
+    tf.saved_model.save(default, str(out.saved_model), signatures=signatures)
+    od.config_util.save_pipeline_config(proto, str(out.root))
 
 
 def size(path: Path) -> int:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from odhelper import files, log
-from odhelper.constants import COCO_MAP, PASCAL_MAP50
+from odhelper.constants import COCO_MAP, PASCAL_MAP50, UNSET_STEPS
 from odhelper.engine.eta import TimeLeft
 from odhelper.engine.trainer import Hook, Trainer
 from odhelper.checkpoints import CHECKPOINT_INDEX
@@ -66,8 +66,12 @@ class TrainLogHook(Hook):
         loss = losses.get("Loss/total_loss", float("nan"))
         epoch = "" if not self.epoch_steps else \
             f" (epoch {step / self.epoch_steps:.1f}/{trainer.total_steps / self.epoch_steps:.1f})"
-        log.info("Step %d/%d%s loss %.4f lr %.6f %.2f steps/s%s", step, trainer.total_steps,
-                 epoch, loss, learning_rate, rate, self._time_left(trainer, rate))
+        unknown = trainer.total_steps >= UNSET_STEPS  # `run --time` before its estimate
+        log.info("Step %d/%s%s loss %.4f lr %.6f %.2f steps/s%s", step,
+                 "?" if unknown else trainer.total_steps, "" if unknown else epoch, loss,
+                 learning_rate, rate, "" if unknown else self._time_left(trainer, rate))
+        if self._bar.total != trainer.total_steps and not unknown:
+            self._bar.total = trainer.total_steps
         self._bar.update(step - self._bar.n)
         self._bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
 

@@ -26,7 +26,8 @@ def export_onnx(saved_model: Path, target: Path) -> Path:
     with log.stage("ONNX", "export", opset=OPSET) as stage, \
             files.atomic_path(target, suffix=".onnx") as temp:
         command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved_model),
-                   "--output", str(temp), "--opset", str(OPSET)]
+                   "--signature_def", "serving_default", "--output", str(temp),
+                   "--opset", str(OPSET)]
         done = subprocess.run(command, capture_output=True, text=True, env=environment)
         if done.returncode != 0 or not temp.is_file() or not temp.stat().st_size:
             lines = [line for line in done.stderr.splitlines() if line.strip()]

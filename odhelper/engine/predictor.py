@@ -24,10 +24,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from odhelper.constants import IMAGE_SUFFIXES
+from odhelper.constants import BATCHED_SIGNATURE, IMAGE_SUFFIXES
 from odhelper.data import images as image_checks
 from odhelper.data.problems import Problem, problem
 from odhelper.detections import Detections, Prediction, from_outputs
+from odhelper.engine import resizing
 from odhelper.errors import OdhelperError
 from odhelper.rundir import LABEL_MAP, PIPELINE_CONFIG, find_saved_model
 from odhelper.thresholds import ScoreRule
@@ -104,7 +105,10 @@ def load_model(model: Path) -> ExportedModel:
     names = _class_names(saved_model)
     size = _input_size(saved_model.parent)
     loaded = tf.saved_model.load(str(saved_model))
-    function = loaded.signatures["serving_default"]
+    # batches when every picture is resized to one input size (engine/resizing.py) and the
+    # export has the batched signature; one picture per call otherwise
+    batched = size is not None and BATCHED_SIGNATURE in loaded.signatures
+    function = loaded.signatures[BATCHED_SIGNATURE if batched else "serving_default"]
     function._odhelper_keepalive = loaded  # the signature needs its object alive
     spec = function.structured_input_signature[1]["input_tensor"]
     batches = spec.shape.rank == 4 and spec.shape[0] is None and spec.dtype.is_floating
@@ -186,7 +190,7 @@ def _decode_fn(input_size: tuple[int, int] | None):
         is_jpeg = tf.equal(tf.strings.substr(data, 0, 2), b"\xff\xd8")
         height, width, image = tf.cond(is_jpeg, lambda: scaled_jpeg(data),
                                        lambda: any_image(data))
-        resized = tf.image.resize(image, input_size)
+        resized = resizing.to_input(image, input_size)
         model_input = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
         return name, model_input, height, width
 
@@ -276,7 +280,7 @@ def detect_picture(model: ExportedModel, pixels: np.ndarray, resize: bool = Fals
     height, width = pixels.shape[:2]
     model_input = tf.constant(pixels)
     if resize and model.input_size is not None:
-        resized = tf.image.resize(model_input, model.input_size)
+        resized = resizing.to_input(model_input, model.input_size)
         model_input = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
     outputs = model.function(input_tensor=tf.cast(model_input[tf.newaxis], model.input_dtype))
     return from_outputs(outputs, height, width)

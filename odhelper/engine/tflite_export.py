@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from odhelper import files, log
+from odhelper.engine import resizing
 from odhelper.errors import OdhelperError
 from odhelper.od import api, tflite_exporter
 from odhelper.rundir import SAVED_MODEL, ExportDir
@@ -54,7 +55,8 @@ def input_info(configs: dict) -> dict:
     low, high = preprocessed[0, 0, 0].numpy(), preprocessed[1, 0, 0].numpy()
     return {"input_size": [height, width], "scale": ((high - low) / 255.0).tolist(),
             "offset": low.tolist(), "outputs": OUTPUTS, "label_id_offset": LABEL_ID_OFFSET,
-            "max_detections": MAX_DETECTIONS}
+            "max_detections": MAX_DETECTIONS, "resize": resizing.RESIZE,
+            "nms": "per class, as the SavedModel (TFLite regular NMS)"}
 
 
 def normalise(pixels: np.ndarray, info: dict) -> np.ndarray:
@@ -86,7 +88,7 @@ def calibration_pictures(configs: dict, info: dict, count: int,
         image = tf.io.decode_image(encoded["image/encoded"], channels=3,
                                    expand_animations=False)
         image.set_shape([None, None, 3])
-        return tf.image.resize(tf.cast(image, tf.float32), [height, width])
+        return resizing.to_input(image, [height, width])
 
     def pictures():
         dataset = tf.data.TFRecordDataset(record_files).shuffle(
@@ -128,7 +130,7 @@ def write_graph(configs: dict, proto, checkpoint_dir: Path, out: ExportDir) -> N
     with files.atomic_dir(graph) as temp:
         tflite_exporter().export_tflite_model(proto, str(checkpoint_dir), str(temp),
                                               max_detections=MAX_DETECTIONS,
-                                              use_regular_nms=False)
+                                              use_regular_nms=True)
     files.write_json(out.tflite_info, input_info(configs))
 
 

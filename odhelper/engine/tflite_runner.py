@@ -1,7 +1,8 @@
 """Run a .tflite detector written by `odhelper export --tflite` like a SavedModel:
 `function(input_tensor=[B, H, W, 3] pixels)` returns the SavedModel's outputs
 (num_detections, detection_scores, detection_classes as label-map ids,
-detection_boxes normalised). Pictures are resized to the model's input size,
+detection_boxes normalised). Pictures are resized to the model's input size as
+training resized them (engine/resizing.py),
 normalised as tflite.json says and quantised when the input is integer.
 One interpreter per thread (an interpreter is not thread-safe)."""
 from __future__ import annotations
@@ -54,8 +55,8 @@ class TfliteFunction:
         from odhelper.engine.tflite_export import normalise
 
         if picture.shape[:2] != self.input_size:
-            import tensorflow as tf
-            picture = tf.image.resize(tf.cast(picture, tf.float32), self.input_size).numpy()
+            from odhelper.engine import resizing
+            picture = resizing.to_input(picture, self.input_size).numpy()
         values = normalise(picture, self.info)[np.newaxis]
         scale, zero = given["quantization"]
         if np.issubdtype(given["dtype"], np.integer) and scale:

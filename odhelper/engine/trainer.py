@@ -92,6 +92,7 @@ class Trainer:
             self.last_losses = values
             for hook in self.hooks:
                 hook.after_step(self, values)
+            until = min(until, self.next_boundary())  # a hook may fit the total (--time)
 
     def train(self) -> int:
         """Train to `total_steps` (or until a hook stops it); return the final step."""

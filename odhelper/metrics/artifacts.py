@@ -12,6 +12,10 @@ from odhelper.metrics import tables
 from odhelper.metrics.per_class import ClassRow
 
 BASELINE = "SavedModel"
+# Float artifacts run the SavedModel's weights on the same pixels with the same
+# post-processing: they must agree with it, either way, within this much mAP@0.5.
+FLOAT_AGREEMENT = 0.005
+FLOAT_KINDS = ("TFLite fp32", "ONNX")
 SUMMARY_HEADERS = ("artifact", "file", "size MB", "latency ms/picture", "detections",
                    "mAP@0.5 (VOC)", "drop vs SavedModel", "COCO AP@[.5:.95]", "AR@100",
                    "status")
@@ -48,13 +52,18 @@ class ArtifactRow:
 
 
 def judge(rows: list[ArtifactRow], max_drop: float) -> list[ArtifactRow]:
-    """Mark the rows (after the first, the SavedModel) that detect nothing or lose
-    more than `max_drop` mAP@0.5 against it; returns the failed ones."""
+    """Mark the rows (after the first, the SavedModel) that detect nothing, lose more
+    than `max_drop` mAP@0.5 against it, or, for a float artifact, differ from it by more
+    than FLOAT_AGREEMENT either way; returns the failed ones."""
     baseline = rows[0].map50
     for row in rows[1:]:
         drop = _drop(baseline, row.map50)
         if row.detections == 0:
             row.failure = "detects nothing on the validation pictures"
+        elif row.name in FLOAT_KINDS and abs(drop) > FLOAT_AGREEMENT + 1e-9:
+            row.failure = (f"mAP@0.5 {_number(row.map50)} vs {_number(baseline)}: the same "
+                           f"weights in float should agree within {FLOAT_AGREEMENT} (a "
+                           "different resize or post-processing)")
         elif drop > max_drop + 1e-9:
             row.failure = (f"mAP@0.5 {_number(row.map50)} vs {_number(baseline)}: drop "
                            f"{drop:.4f} > --max-ap-drop {max_drop}")

@@ -20,7 +20,7 @@ class DemoOptions:
                                 factory=lambda: ["circle", "square", "triangle"])
     eval_every: int = option(500, "evaluate on the validation pictures every N steps")
     batch_size: int = option(16, "training batch size")
-    image_size: int = option(160, "model input side in pixels")
+    image_size: int = option(160, "model input side in pixels (pinned: not fitted to the shapes)")
     picture_size: int = option(256, "synthetic picture side in pixels")
     threshold: float | None = option(None, "score threshold of the boxes drawn on predicted "
                                      "pictures (default: the per-class thresholds evaluate "

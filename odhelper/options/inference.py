@@ -8,7 +8,8 @@ from pathlib import Path
 from odhelper.errors import UsageError
 from odhelper.options.artifacts import ArtifactOptions
 from odhelper.options.fields import option
-from odhelper.options.training import Augmentation
+from odhelper.options.training import (ANCHOR_MODES, ANCHORS_HELP, IMAGE_SIZE_HELP, Augmentation,
+                                       check_image_size)
 from odhelper.thresholds import DEFAULT_THRESHOLD
 
 
@@ -38,11 +39,14 @@ class ConfigOptions(Augmentation):
     weights: str | None = option(None, "pre-trained weights (.tar.gz, folder or prefix); "
                                  "default: the zoo checkpoint if already cached",
                                  old_flags=("--checkpoint",))
+    image_size: int | None = option(None, IMAGE_SIZE_HELP)
+    anchors: str = option("auto", ANCHORS_HELP, choices=ANCHOR_MODES)
     set: list[str] = option(help="pipeline override KEY=VALUE, repeatable", factory=list)
 
     def __post_init__(self):
         if self.model is None:
             raise UsageError("--model is required")
+        check_image_size("config", self.image_size)
         _required(self, "dataset", "output")
 
 

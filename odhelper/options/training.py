@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from odhelper.constants import PASCAL_MAP50
+from odhelper.constants import PASCAL_MAP50, UNSET_STEPS
 from odhelper.errors import UsageError
 from odhelper.options.artifacts import ArtifactOptions
 from odhelper.options.data import DataInputOptions
@@ -18,9 +18,33 @@ DEFAULT_EVAL_EVERY = 1000
 AUGMENT_PRESETS = ("none", "light", "default", "heavy")
 # What a run's pipeline.config is made from: a resume keeps the recorded values.
 CONFIG_FIELDS = ("model", "batch_size", "set", "augment", "hflip", "vflip", "rotate90",
-                 "weights", "from_scratch")
+                 "weights", "from_scratch", "image_size", "anchors")
+ANCHOR_MODES = ("auto", "template")
+IMAGE_SIZE_HELP = ("model input size in pixels (fixed-shape resizer: the side; keep-aspect-ratio: "
+                   "the longer side); default: fitted to the dataset's smallest class for "
+                   "from-scratch runs, the template's with pre-trained weights")
+ANCHORS_HELP = ("SSD anchors: auto (fitted to the boxes for from-scratch runs, kept only when "
+                "they cover more boxes) or template")
 WEIGHTS_HELP = ("pre-trained weights: a zoo .tar.gz, a folder holding checkpoint/ckpt-0, or a "
                 "ckpt prefix")
+
+
+def seconds_of(text: str) -> float:
+    """'15m', '2h', '1h30m', '90s' or '600' (seconds) -> seconds; ValueError otherwise."""
+    import re
+
+    text = str(text).strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"not a duration: {text!r} (e.g. 15m, 2h, 1h30m, 90s)")
+    return sum(float(number) * {"h": 3600, "m": 60, "s": 1}[unit] for number, unit in parts)
+
+
+def check_image_size(command: str, size: int | None) -> None:
+    if size is not None and not 32 <= size <= 4096:
+        raise UsageError(f"{command}: --image-size must be within 32..4096 px, got {size}")
 
 
 @dataclass
@@ -51,6 +75,10 @@ class TrainingOptions(Augmentation):
                                     "learning rate scales with it)", flags=("-b",))
     weights: str | None = option(None, WEIGHTS_HELP, old_flags=("--checkpoint",))
     from_scratch: bool = option(False, "do not look for or download a zoo checkpoint")
+    image_size: int | None = option(None, IMAGE_SIZE_HELP)
+    anchors: str = option("auto", ANCHORS_HELP, choices=ANCHOR_MODES)
+    fitted: list[str] = option(help="what was fitted to the data, with the figures (written "
+                               "by the run, for the record)", factory=list, cli=False)
     eval_every: int | None = option(None, "evaluate every K steps (default: run 1000, "
                                     "active-learn at the end of each round)",
                                     group="evaluation")
@@ -70,6 +98,7 @@ class TrainingOptions(Augmentation):
             raise UsageError(f"{command}: --batch-size must be >= 1, got {self.batch_size}")
         if self.eval_every is not None and self.eval_every < 1:
             raise UsageError(f"{command}: --eval-every must be >= 1, got {self.eval_every}")
+        check_image_size(command, self.image_size)
         self.set = list(self.set or [])
 
 
@@ -80,12 +109,17 @@ class RunOptions(TrainingOptions, ArtifactOptions, DataInputOptions):
     GROUP = "training"
     GROUPS = ("data", "training", "evaluation", "export", "augmentation")
     RENAMED = {**TrainingOptions.RENAMED, **DataInputOptions.RENAMED}
-    ALTERNATIVES = {"epochs": "steps"}  # a file holding both: the first one counts
+    ALTERNATIVES = {"epochs": "steps", "time": "steps"}  # a file holding both: the first
     steps: int = option(None, "TOTAL training steps (a resumed run continues up to this); "
-                        "this or --epochs", flags=("-n",), required=True, group="")
+                        "this, --epochs or --time", flags=("-n",), required=True, group="")
     epochs: float | None = option(None, "TOTAL passes over the training records as written "
                                   "(--balance copies count), instead of --steps: the steps "
                                   "are computed and recorded in run.yaml", group="")
+    time: str | None = option(None, "time budget of the whole command (15m, 2h, 1h30m), "
+                              "instead of --steps: as many steps as fit, measured once "
+                              "training is warm; the schedule, the evaluations, export and "
+                              "report fit in it, the steps are recorded in run.yaml",
+                              group="")
     input: Path | None = option(None, "LabelImg XML folder (or COCO, YOLO): make the dataset "
                                 "first, with the options of `odhelper tfrecord` (reused when "
                                 "its fingerprint matches); this or -d", flags=("-i",), group="")
@@ -122,12 +156,20 @@ class RunOptions(TrainingOptions, ArtifactOptions, DataInputOptions):
     def __post_init__(self) -> None:
         self.check_training_fields("run")
         self.check_artifact_fields()
-        if self.steps is not None and self.epochs is not None:
-            raise UsageError("run: give --steps or --epochs, not both")
+        if sum(value is not None for value in (self.steps, self.epochs, self.time)) > 1:
+            raise UsageError("run: give one of --steps, --epochs and --time")
         if self.epochs is not None and not self.epochs > 0:
             raise UsageError(f"run: --epochs must be > 0, got {self.epochs}")
+        if self.time is not None:
+            self.budget_seconds  # noqa: B018 - checked here: a bad duration is a usage error
+            if self.strategy == "multi_worker":
+                raise UsageError("run: --time needs one worker (workers would each measure "
+                                 "their own budget); give --steps")
+            self.steps = UNSET_STEPS
+            self.eval_every = self.eval_every or UNSET_STEPS  # fitted with the steps
         if self.epochs is None and (self.steps is None or int(self.steps) < 1):
-            raise UsageError("run: --steps N or --epochs E (>= 1 step, the total) is required")
+            raise UsageError("run: --steps N, --epochs E or --time T (>= 1 step, the total) "
+                             "is required")
         if self.input is None and self.dataset is None:
             raise UsageError("run: give -i XML_DIR or --dataset DIR")
         self.check_input_fields("run")
@@ -153,6 +195,19 @@ class RunOptions(TrainingOptions, ArtifactOptions, DataInputOptions):
             from odhelper.rundir import RunDir
             self.dataset = RunDir(self.run_dir).default_dataset
         self.dataset = Path(self.dataset)
+
+    @property
+    def budget_seconds(self) -> float | None:
+        """--time in seconds."""
+        if self.time is None:
+            return None
+        try:
+            seconds = seconds_of(self.time)
+        except ValueError as exc:
+            raise UsageError(f"run: --time: {exc}") from None
+        if seconds <= 0:
+            raise UsageError(f"run: --time must be > 0, got {self.time}")
+        return seconds
 
     @property
     def dataset_name(self) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from odhelper import log
 from odhelper.datasetdir import DatasetDir, DatasetSummary
 from odhelper.errors import OdhelperError
-from odhelper.pipeline import augment, boxes, overrides, registry
+from odhelper.pipeline import augment, boxes, fitting, overrides, registry
 
 FROM_SCRATCH_WARNING = (
     "NO PRE-TRAINED CHECKPOINT: %s will train FROM SCRATCH (random weights). That needs "
@@ -29,6 +29,8 @@ class FillRequest:
     checkpoint: str | None = None  # checkpoint prefix (…/ckpt-0) or None: from scratch
     label_map: Path | None = None  # default: the dataset's label_map.pbtxt
     augmentation: augment.Augmentation | None = None  # None: the template's, as is
+    image_size: int | None = None  # None: fitted to the data (from scratch) or the template's
+    anchors: str = "auto"  # fitted to the boxes (from-scratch SSD), or "template"
 
 
 def _shard_glob(dataset: Path, shards: list[str]) -> str:
@@ -77,6 +79,11 @@ def set_steps(configs: dict, steps: int) -> None:
         schedule.warmup_steps = warmup
 
 
+def warmup_steps(configs: dict) -> int:
+    """The schedule's warm-up steps (0 without one)."""
+    return int(getattr(_schedule(configs["train_config"]), "warmup_steps", 0))
+
+
 LR_FIELDS = ("learning_rate_base", "warmup_learning_rate", "initial_learning_rate",
              "learning_rate")
 
@@ -102,21 +109,11 @@ def set_batch_size(configs: dict, batch_size: int) -> None:
              factor)
 
 
-def _image_size(configs: dict) -> int | None:
-    from odhelper.od import api
-
-    resizer = api().config_util.get_image_resizer_config(configs["model"])
-    kind = resizer.WhichOneof("image_resizer_oneof")
-    if kind == "fixed_shape_resizer":
-        return resizer.fixed_shape_resizer.height
-    if kind == "keep_aspect_ratio_resizer":
-        return resizer.keep_aspect_ratio_resizer.max_dimension
-    return None
-
-
 def _sync_augmentation_size(configs: dict) -> None:
     """EfficientDet's square crop must output the resizer's size."""
-    size = _image_size(configs)
+    from odhelper.od import api
+
+    size = fitting.resizer_size(api().config_util.get_image_resizer_config(configs["model"]))[1]
     for option in configs["train_config"].data_augmentation_options:
         if option.WhichOneof("preprocessing_step") == "random_scale_crop_and_pad_to_square":
             if size and option.random_scale_crop_and_pad_to_square.output_size != size:
@@ -138,6 +135,11 @@ def _set_checkpoint(configs: dict, spec: registry.ModelSpec, checkpoint: str | N
 
 def fill(request: FillRequest) -> dict:
     """The filled configs dict (config_util's form) for `request`."""
+    return fill_fitted(request)[0]
+
+
+def fill_fitted(request: FillRequest) -> tuple[dict, fitting.Fitted]:
+    """The filled configs and what was fitted to the data (input size, anchors)."""
     from odhelper.data import labelmap
     from odhelper.od import api
 
@@ -159,13 +161,15 @@ def fill(request: FillRequest) -> dict:
     _set_checkpoint(configs, spec, request.checkpoint)
     pairs = overrides.parse(request.overrides)
     overrides.apply(configs, pairs)
+    fitted = fitting.fit(configs, summary.raw.get("box_stats"), request.image_size,
+                         request.anchors, not request.checkpoint, [key for key, _ in pairs])
     if any(key in ("train_steps", "train_config.num_steps") for key, _ in pairs):
         set_steps(configs, configs["train_config"].num_steps)  # schedule length follows
     if request.augmentation is not None:
         steps = augment.apply(configs["train_config"], request.augmentation)
         augment.warn_handedness(classes, steps)
     _sync_augmentation_size(configs)
-    return configs
+    return configs, fitted
 
 
 def _ensure_metrics(eval_config) -> None:

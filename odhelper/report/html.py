@@ -118,7 +118,10 @@ def run_facts(options: dict, dataset: dict | None, records: list[dict],
         facts.append(("Dataset", f"{dataset.get('name', '?')}: " + ", ".join(
             f"{v.get('images', '?')} {side}" for side, v in splits.items()) + " pictures"))
     facts.append(("Steps", f"{last.get('final step', '?')} of {options.get('steps', '?')}"
-                  + (f" ({last['epochs']} epochs)" if "epochs" in last else "")))
+                  + (f" ({last['epochs']} epochs)" if "epochs" in last else "")
+                  + (f", fitted to the time budget {options['time']}" if options.get("time")
+                     else "")))
+    facts.extend(("Fitted to the data", choice) for choice in options.get("fitted") or [])
     facts.append(("Training time", f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min "
                   f"{int(seconds % 60)} s" if trained else "not trained yet"))
     facts.append(("Operating points", ", ".join(f"{n} {t:.2f}" for n, t in points.items())

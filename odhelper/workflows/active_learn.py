@@ -70,8 +70,8 @@ def _train(options: ActiveOptions, round_number: int) -> dict[str, float]:
                                           else options.steps_per_round),
         batch_size=options.batch_size,
         weights=options.weights, from_scratch=options.from_scratch,
-        set=options.set, seed=options.seed, report=False,
-        **dataclasses.asdict(options.augmentation)))
+        set=options.set, seed=options.seed, report=False, image_size=options.image_size,
+        anchors=options.anchors, **dataclasses.asdict(options.augmentation)))
     return result.last_metrics
 
 

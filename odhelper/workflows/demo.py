@@ -20,7 +20,6 @@ from odhelper.options.fields import to_dict
 from odhelper.rundir import DemoDir
 
 MODEL = "ssd_mobilenet_v2_cpu"
-TEMPLATE_IMAGE_SIZE = 160  # pipelines/ssd_mobilenet_v2_cpu.config's fixed_shape_resizer
 HEADLINE_METRICS = (PASCAL_MAP50, COCO_MAP, COCO_AP50)
 
 
@@ -123,14 +122,10 @@ def _run(options: DemoOptions, result: DemoResult) -> None:
     from odhelper.workflows.run import run
 
     folder = DemoDir(options.out)
-    overrides = []
-    if options.image_size != TEMPLATE_IMAGE_SIZE:
-        overrides = [f"model.ssd.image_resizer.fixed_shape_resizer.{side}={options.image_size}"
-                     for side in ("height", "width")]
     trained = run(RunOptions(
         model=MODEL, steps=options.steps, dataset=folder.dataset, run_dir=folder.run.root,
         eval_every=options.eval_every, batch_size=options.batch_size, from_scratch=True,
-        set=overrides, report=False))
+        image_size=options.image_size, anchors="template", report=False))
     result.outputs["run"] = folder.run.root
     result.metrics.update(trained.last_metrics)
     result.curve = eval_curve(trained.history, folder.run.timings)

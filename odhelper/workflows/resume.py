@@ -29,6 +29,8 @@ class Plan:
     configs: dict | None = None
     resumed: bool = False
     epoch_steps: float | None = None  # steps of one pass over the training records
+    deadline: float | None = None  # `--time`: time.monotonic() when everything must be done
+    budgeted: bool = False  # `--time` and the steps are still to be fitted to the budget
 
 
 def prepare(options: RunOptions, run_dir: RunDir, plan: Plan) -> None:
@@ -38,11 +40,34 @@ def prepare(options: RunOptions, run_dir: RunDir, plan: Plan) -> None:
     plan.resumed = run_dir.pipeline_config.is_file() and run_dir.latest_step() > 0
     if plan.resumed:
         keep_recorded_configuration(options, run_dir)
+    if options.time is not None:
+        plan.budgeted = not _budget_recorded(options, run_dir)
     plan.summary = _dataset(options, run_dir)
     with log.stage("Create config", "config", model=options.model):
         plan.configs = _recorded_config(options, run_dir, plan.summary) if plan.resumed \
             else _new_config(options, run_dir, plan.summary)
     steps_and_epochs(options, plan, say=True)
+
+
+def _budget_recorded(options: RunOptions, run_dir: RunDir) -> bool:
+    """A `--time` run that fitted its steps to the budget continues to those steps (and
+    keeps its evaluation cadence); True when that is so."""
+    import yaml
+
+    from odhelper.constants import UNSET_STEPS
+
+    if not run_dir.latest_step() or not run_dir.options_file.is_file():
+        return False
+    recorded = yaml.safe_load(run_dir.options_file.read_text(encoding="utf-8")) or {}
+    steps = recorded.get("steps")
+    if recorded.get("time") is None or not isinstance(steps, int) or steps >= UNSET_STEPS:
+        return False
+    options.steps = steps
+    if options.eval_every == UNSET_STEPS:
+        options.eval_every = options.checkpoint_every = int(recorded.get("eval_every") or steps)
+    log.info("--time %s: this run's budget was fitted to %d steps (%s): it continues to them",
+             options.time, steps, run_dir.options_file)
+    return True
 
 
 def steps_and_epochs(options: RunOptions, plan: Plan, say: bool = False) -> None:
@@ -60,7 +85,7 @@ def steps_and_epochs(options: RunOptions, plan: Plan, say: bool = False) -> None
             raise OdhelperError(f"{plan.summary.folder}: no training records, so --epochs "
                                 "cannot be counted; give --steps")
         options.steps = max(1, math.ceil(options.epochs * plan.epoch_steps))
-    if say and plan.epoch_steps:
+    if say and plan.epoch_steps and not plan.budgeted:
         log.info("%d steps = %.2f epochs (%d training records, batch %d)%s", options.steps,
                  options.steps / plan.epoch_steps, records, batch,
                  f"; --epochs {options.epochs:g}" if options.epochs is not None else "")
@@ -166,6 +191,7 @@ def keep_recorded_configuration(options: RunOptions, run_dir: RunDir) -> None:
                            f"(recorded: {_shown(recorded[name])})")
         else:
             setattr(options, name, recorded[name])
+    options.fitted = recorded.get("fitted") or options.fitted  # what the first start chose
     if changed:
         raise UsageError(
             f"{run_dir}: a resumed run keeps the configuration it was started with; "
@@ -186,7 +212,8 @@ def _fill_request(options: RunOptions, dataset: Path, checkpoint: str | None,
     return config.FillRequest(
         model=options.model, dataset=dataset, steps=options.steps,
         batch_size=options.batch_size, overrides=options.set, checkpoint=checkpoint,
-        label_map=label_map, augmentation=options.augmentation)
+        label_map=label_map, augmentation=options.augmentation, image_size=options.image_size,
+        anchors=options.anchors)
 
 
 def _new_config(options: RunOptions, run_dir: RunDir, summary: DatasetSummary) -> dict:
@@ -196,7 +223,9 @@ def _new_config(options: RunOptions, run_dir: RunDir, summary: DatasetSummary) -
     files.write_text(run_dir.label_map, summary.label_map.read_text(encoding="utf-8"))
     checkpoint = zoo.resolve(registry.get(options.model), options.weights,
                              options.from_scratch)
-    configs = config.fill(_fill_request(options, summary.folder, checkpoint, run_dir.label_map))
+    configs, fitted = config.fill_fitted(_fill_request(options, summary.folder, checkpoint,
+                                                       run_dir.label_map))
+    options.image_size, options.fitted = fitted.image_size, fitted.choices
     if options.epochs is not None:
         steps_and_epochs(options, Plan(summary, configs))
         config.set_steps(configs, options.steps)

@@ -64,6 +64,31 @@ def _hooks(options: RunOptions, run_dir: RunDir, setup, chief: bool,
     return chosen
 
 
+def _budget_hook(options: RunOptions, run_dir: RunDir, plan: resume.Plan, setup):
+    """`--time`: the hook that fits the steps to the budget, recording each total."""
+    from odhelper.constants import UNSET_STEPS
+    from odhelper.engine.budget import TimeBudget
+    from odhelper.pipeline import config
+
+    export = 0.0 if not options.export else _export_seconds(run_dir) or (
+        30.0 + 30.0 * len(options.tflite_kinds) + 20.0 * options.onnx)
+    validate = plan.summary.splits["validate"].images
+    test = plan.summary.splits["test"].images if "test" in plan.summary.splits else 0
+    guess = 5.0 + 0.1 * validate  # one evaluation, until one is timed
+    reserve = export + 15.0 * options.report + guess * test / max(1, validate) * options.export
+
+    def record(total: int, eval_every: int) -> int:
+        options.steps, options.eval_every = total, eval_every
+        options.checkpoint_every = min(options.checkpoint_every, eval_every)
+        files.write_yaml(run_dir.options_file, options)
+        config.set_steps(plan.configs, total)
+        config.write(plan.configs, run_dir.pipeline_config)
+        return config.warmup_steps(plan.configs)
+
+    return TimeBudget(plan.deadline, reserve, setup.budget_schedule, guess,
+                      fixed_cadence=options.eval_every != UNSET_STEPS, record=record)
+
+
 def _export_seconds(run_dir: RunDir) -> float | None:
     """How long this run's last export took, for the time left (None: never timed)."""
     import json
@@ -96,11 +121,14 @@ def _train(options: RunOptions, run_dir: RunDir, plan: resume.Plan, result: RunR
         else "Training"
     with log.stage(title, "learning", model=options.model) as stage:
         with scaleout.precision(options.precision):
-            setup = build_training(plan.configs, run_dir, strategy, options.keep_checkpoints)
+            setup = build_training(plan.configs, run_dir, strategy, options.keep_checkpoints,
+                                   budgeted=plan.budgeted)
         chief = is_chief(setup.strategy)
         start = setup.step
         try:
             hooks = _hooks(options, run_dir, setup, chief, plan.epoch_steps)
+            if plan.budgeted:
+                hooks.append(_budget_hook(options, run_dir, plan, setup))
             trainer = Trainer(setup, options.steps, options.eval_every, hooks,
                               scaleout.steps_per_loop(options), options.checkpoint_every)
             final = trainer.train()
@@ -155,10 +183,13 @@ def run(options: RunOptions) -> RunResult:
     if not chief_task(options.strategy):  # another worker writes nothing into RUN
         return _worker(options, run_dir)
     plan = resume.Plan()
+    if options.time is not None:  # the budget counts from here
+        plan.deadline = time.monotonic() + options.budget_seconds
+    total = {"epochs": options.epochs} if options.epochs else {"time": options.time} \
+        if options.time else {"num steps": options.steps}
     with run_dir.opened("run", options, ("Program", "program"),
                         check=lambda: resume.prepare(options, run_dir, plan),
-                        model=options.model, **({"epochs": options.epochs} if options.epochs
-                                                else {"num steps": options.steps})) as opened:
+                        model=options.model, **total) as opened:
         return _run(options, run_dir, plan, opened.stage)
 
 
@@ -184,8 +215,9 @@ def _run(options: RunOptions, run_dir: RunDir, plan: resume.Plan, stage) -> RunR
     result = RunResult(run_dir, run_dir.latest_step(), "already finished", resumed=plan.resumed)
     finished = (run_dir.finished_steps() or 0) >= options.steps
     if finished:
-        log.info("Run %s already finished at step %d (--steps %d): nothing to train",
-                 run_dir, result.final_step, options.steps)
+        log.info("Run %s already finished at step %d (%s): nothing to train", run_dir,
+                 result.final_step, f"--time {options.time}: the steps its budget allowed"
+                 if options.time else f"--steps {options.steps}")
     else:
         run_dir.done_marker.unlink(missing_ok=True)  # --steps grew: continue training
         if run_dir.latest_step():

@@ -1,0 +1,169 @@
+#!/usr/bin/env python
+"""Quality levers side by side, on one time budget: mAP@0.5 per class of from-scratch
+`odhelper run --time T` runs that differ in one lever each.
+
+The data: small objects made from ../shared/datasets (playing_cards or raccoon). Each picture is
+shrunk so that its long side is --scale of a 640x480 canvas and pasted at a seeded
+random place on a grey, noisy canvas (its boxes moved with it), so an object keeps a few
+per cent of the picture side, as objects of a microscopy set do. The set is written to
+a temporary folder (removed at the end unless --keep), converted once by `odhelper
+tfrecord`, then each lever trains in its own run folder:
+
+  template   --image-size 160 --anchors template  (the template as it is)
+  size       --anchors template                   (input size fitted to the boxes)
+  fitted     (defaults: input size and anchors fitted)
+
+Usage: scripts/bench_quality.py [--source cards|raccoon] [--scale 0.25] [--time 8m] [--levers template,size,fitted] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = {"cards": ROOT.parent / "shared" / "datasets" / "playing_cards" / "images",
+           "raccoon": ROOT.parent / "shared" / "datasets" / "raccoon"}
+LEVERS = {
+    "template": ["--image-size", "160", "--anchors", "template"],
+    "size": ["--anchors", "template"],
+    "fitted": [],
+}
+CANVAS = (640, 480)
+
+
+def _boxes(xml: Path) -> list[tuple[str, float, float, float, float]]:
+    found = []
+    for item in ET.parse(xml).getroot().iter("object"):
+        box = item.find("bndbox")
+        found.append((item.findtext("name"), *(float(box.findtext(k)) for k in
+                                               ("xmin", "ymin", "xmax", "ymax"))))
+    return found
+
+
+def _write_xml(path: Path, picture: str, boxes: list) -> None:
+    objects = "".join(
+        f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x0:.0f}</xmin>"
+        f"<ymin>{y0:.0f}</ymin><xmax>{x1:.0f}</xmax><ymax>{y1:.0f}</ymax></bndbox></object>"
+        for name, x0, y0, x1, y1 in boxes)
+    path.write_text(f"<annotation><filename>{picture}</filename><size><width>{CANVAS[0]}"
+                    f"</width><height>{CANVAS[1]}</height><depth>3</depth></size>{objects}"
+                    "</annotation>")
+
+
+def _picture_of(xml: Path) -> Path | None:
+    name = ET.parse(xml).getroot().findtext("filename") or ""
+    for folder in (xml.parent, xml.parent.parent / "images"):
+        found = [p for p in folder.glob(Path(name).stem + ".*") if p.suffix != ".xml"]
+        if found:
+            return found[0]
+    return None
+
+
+def make_small_objects(source: Path, out: Path, scale: float, seed: int = 0) -> int:
+    """The shrunk set in `out`; the number of pictures."""
+    import numpy as np
+    from PIL import Image
+
+    rng, noise = random.Random(seed), np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for xml in sorted(source.rglob("*.xml")):
+        picture = _picture_of(xml)
+        if picture is None:
+            continue
+        image = Image.open(picture).convert("RGB")
+        factor = scale * CANVAS[0] / max(image.size)
+        small = image.resize((max(1, round(image.width * factor)),
+                              max(1, round(image.height * factor))), Image.LANCZOS)
+        canvas = Image.fromarray(noise.normal(120, 25, (CANVAS[1], CANVAS[0], 3))
+                                 .clip(0, 255).astype("uint8"))
+        left = rng.randint(0, CANVAS[0] - small.width)
+        top = rng.randint(0, CANVAS[1] - small.height)
+        canvas.paste(small, (left, top))
+        name = f"card_{count:04d}.jpg"
+        canvas.save(out / name, quality=92)
+        _write_xml(out / f"card_{count:04d}.xml", name, [
+            (label, left + x0 * factor, top + y0 * factor, left + x1 * factor, top + y1 * factor)
+            for label, x0, y0, x1, y1 in _boxes(xml)])
+        count += 1
+    return count
+
+
+def _odhelper(*args: str, log: Path) -> float:
+    started = time.perf_counter()
+    with open(log, "w") as stream:
+        done = subprocess.run([sys.executable, "-m", "odhelper", *args], stdout=stream,
+                              stderr=subprocess.STDOUT, check=False)
+    if done.returncode:
+        raise SystemExit(f"odhelper {' '.join(args)} failed ({done.returncode}): see {log}")
+    return time.perf_counter() - started
+
+
+def _best(run: Path) -> dict:
+    record = json.loads((run / "best" / "best.json").read_text())
+    return record.get("metrics", {}) | {"step": record.get("step")}
+
+
+def _fitted(run: Path) -> str:
+    import yaml
+
+    options = yaml.safe_load((run / "run.yaml").read_text())
+    return f"input {options.get('image_size')}, {options.get('steps')} steps"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--time", default="8m")
+    parser.add_argument("--levers", default=",".join(LEVERS))
+    parser.add_argument("--source", choices=SOURCES, default="cards")
+    parser.add_argument("--scale", type=float, default=0.25,
+                        help="source picture's long side / canvas width")
+    parser.add_argument("--keep", type=Path, help="folder to keep everything in")
+    args = parser.parse_args()
+    source = SOURCES[args.source]
+    if not source.is_dir():
+        print(f"skipped: {source} is absent")
+        return 0
+    work = args.keep or Path(tempfile.mkdtemp(prefix="odhelper-quality-"))
+    try:
+        pictures = make_small_objects(source, work / "pictures", args.scale)
+        _odhelper("tfrecord", "-i", str(work / "pictures"), "-o", str(work / "dataset"),
+                  log=work / "tfrecord.log")
+        print(f"{pictures} pictures of {CANVAS[0]}x{CANVAS[1]}, {args.source} pictures at "
+              f"{args.scale:.0%} of the width; budget {args.time} per lever")
+        rows = {}
+        for lever in args.levers.split(","):
+            run = work / f"run-{lever}"
+            seconds = _odhelper("run", "-m", "ssd_mobilenet_v2_cpu", "--from-scratch", "-d",
+                                str(work / "dataset"), "-r", str(run), "--time", args.time,
+                                "--no-report", *LEVERS[lever], log=work / f"{lever}.log")
+            rows[lever] = (_best(run), seconds, _fitted(run))
+        classes = sorted({k.rsplit("/", 1)[1] for metrics, _, _ in rows.values()
+                          for k in metrics if "PerformanceByCategory/AP@0.5IOU/" in k})
+        print(f"{'lever':<10} {'mAP@0.5':>8} " + " ".join(f"{c:>6}" for c in classes)
+              + "  seconds  fitted")
+        base = None
+        for lever, (metrics, seconds, fitted) in rows.items():
+            value = metrics.get("PascalBoxes_Precision/mAP@0.5IOU", float("nan"))
+            base = value if base is None else base
+            per_class = " ".join(
+                f"{metrics.get(f'PascalBoxes_PerformanceByCategory/AP@0.5IOU/{c}', 0):6.3f}"
+                for c in classes)
+            print(f"{lever:<10} {value:8.3f} {per_class}  {seconds:7.0f}  {fitted} "
+                  f"(x{value / base:.2f} of {next(iter(rows))})" if base else "")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
