@@ -69,6 +69,7 @@ class Item:
     pairing: str = PAIRED_BY_FILENAME  # how the image was found (discover.PAIRED_*)
     wanted: str = ""  # pass 1: the <filename> not in the annotation's own places (pairing.py)
     source_file: str = ""  # the annotation file's path, if `wanted` or `xml` is not one (COCO)
+    picture_hash: tuple[int, int] | None = None  # perceptual (near_duplicates.py), pass 1
 
     @property
     def twin_key(self) -> str:

@@ -1,0 +1,276 @@
+"""Near-duplicate pictures: a resized, re-encoded, slightly cropped or brightened copy
+of a picture under another name. Found before the split and kept on one side of it
+with the picture it copies, like byte-identical twins.
+
+Each picture gets two perceptual hashes (pHash: the signs of the lowest frequencies
+of its luma's DCT against their median) from one reduced-size decode: a 64-bit one
+finds candidates, a 256-bit one confirms them (the 64-bit one alone links different
+playing cards lying on the same carpet). The bits are those of imagehash.phash
+(hash_size 8 and 16), computed here with numpy: imagehash needs scipy.fftpack, whose
+import alone costs a quarter of a second per conversion. Candidates are found
+by bands: the 64-bit hash cut into QUICK_DISTANCE + 1 bands, two hashes that differ
+in at most QUICK_DISTANCE bits share at least one band exactly.
+
+Links chain (single linkage): a group whose pictures are not all close to its first
+one is cut into pieces around anchors, so a homogeneous set does not become one group.
+"""
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+
+from odhelper import log
+
+HASH_NAME = "pHash: 64-bit to find, 256-bit to confirm"
+QUICK_DISTANCE = 10  # Hamming distance of the 64-bit pHashes, at most
+DETAIL_DISTANCE = 44  # Hamming distance of the 256-bit pHashes, at most
+CHAIN_FACTOR = 2  # a group's pictures lie within this many times the distances of its anchor
+DECODE_SIDE = 32  # pictures are decoded at the smallest scale that keeps this many pixels
+QUICK_BITS = 64
+
+
+def picture_hashes(data: bytes, max_pixels: int = 0) -> tuple[int, int] | None:
+    """(64-bit, 256-bit) pHash of an encoded picture; None if it does not decode
+    (pass 2 reports why) or has more than `max_pixels` pixels."""
+    try:
+        small = _small_gray(data, max_pixels)
+    except Exception:  # noqa: BLE001 - any bad picture: pass 2 says what is wrong
+        return None
+    if small is None:
+        return None
+    return _phash(small, 8), _phash(small, 16)
+
+
+def _phash(gray, side: int) -> int:
+    """side x side bits: the lowest DCT frequencies of the picture shrunk to 4 side
+    pixels square, each above or not above their median (row by row, first bit high)."""
+    import numpy as np
+    from PIL import Image
+
+    size = 4 * side
+    pixels = np.asarray(gray.resize((size, size), Image.Resampling.LANCZOS), dtype=np.float64)
+    basis = _cosines(size)[:side]
+    low = basis @ pixels @ basis.T
+    bits = (low > np.median(low)).reshape(-1)
+    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+
+
+_COSINES: dict[int, object] = {}
+
+
+def _cosines(size: int):
+    """The DCT-II basis, one frequency a row (its scale does not change the bits)."""
+    if size not in _COSINES:
+        import numpy as np
+
+        k, n = np.arange(size)[:, None], np.arange(size)[None, :]
+        _COSINES[size] = np.cos(np.pi * k * (2 * n + 1) / (2 * size))
+    return _COSINES[size]
+
+
+def _small_gray(data: bytes, max_pixels: int):
+    """The picture's luma at a reduced size (JPEG: decoded scaled down, not full size)."""
+    from PIL import Image
+
+    if data[:2] == b"\xff\xd8":
+        import simplejpeg
+
+        try:
+            height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+            if max_pixels and width * height > max_pixels:
+                return None
+            pixels = simplejpeg.decode_jpeg(data, colorspace="GRAY", fastdct=True,
+                                            min_width=DECODE_SIDE, min_height=DECODE_SIDE)
+            return Image.fromarray(pixels[:, :, 0])
+        except ValueError:  # e.g. CMYK or arithmetic coding: Pillow below
+            pass
+    image = Image.open(io.BytesIO(data))
+    if max_pixels and image.width * image.height > max_pixels:
+        return None
+    image.draft("L", (DECODE_SIDE, DECODE_SIDE))
+    return image.convert("L")
+
+
+def hash_same_size_groups(groups: list[list[str]], max_pixels: int) -> list[list]:
+    """For each group of same-size files, each file's hashes; byte-identical files
+    (same CRC32C) are decoded once. A file that cannot be read gets None."""
+    import google_crc32c
+
+    results = []
+    for paths in groups:
+        seen: dict[int, tuple | None] = {}
+        hashes = []
+        for path in paths:
+            try:
+                with open(path, "rb") as stream:
+                    data = stream.read()
+            except OSError:
+                hashes.append(None)
+                continue
+            crc = google_crc32c.value(data) if len(paths) > 1 else 0
+            if crc not in seen:
+                seen[crc] = picture_hashes(data, max_pixels)
+            hashes.append(seen[crc])
+        results.append(hashes)
+    return results
+
+
+def hash_items(items: list, options, context) -> None:
+    """Set `picture_hash` on every usable item with a picture, in the worker pool."""
+    from odhelper.data import pools
+
+    by_size: dict[int, list] = {}
+    for item in items:
+        if item.usable and item.image_path:
+            by_size.setdefault(item.nbytes, []).append(item)
+    groups = [by_size[size] for size in sorted(by_size)]
+    if not groups:
+        return
+    clock = time.perf_counter()
+    size = max(1, min(64, len(groups) // 32))
+    chunks = [groups[i:i + size] for i in range(0, len(groups), size)]
+    paths = [[[item.image_path for item in group] for group in chunk] for chunk in chunks]
+    count = sum(len(group) for group in groups)
+    with pools.running(options, context, count) as pool:
+        results = pools.run(pool, hash_same_size_groups, paths, [options.max_pixels] * len(paths))
+        for chunk, hashed in zip(chunks, results):
+            for group, hashes in zip(chunk, hashed):
+                for item, value in zip(group, hashes):
+                    item.picture_hash = value
+    log.info("Hashed %d pictures (perceptual, for near-duplicates) in %.2f s", count,
+             time.perf_counter() - clock)
+
+
+class HashIndex:
+    """Pictures' hashes, searchable for those within the distances of a given one."""
+
+    def __init__(self, hashes: list[tuple[int, int]]):
+        import numpy as np
+
+        self.quick = np.array([q for q, _ in hashes], dtype=np.uint64)
+        self.detail = np.array([_words(d) for _, d in hashes], dtype=np.uint64).reshape(-1, 4)
+        self.bands: list[dict[int, list[int]]] = []
+        for shift, mask in _bands():
+            band: dict[int, list[int]] = {}
+            for number, (quick, _) in enumerate(hashes):
+                band.setdefault((quick >> shift) & mask, []).append(number)
+            self.bands.append(band)
+
+    def near(self, value: tuple[int, int], factor: int = 1):
+        """Indices of the hashes within the distances (times `factor`: no band lookup)
+        of `value`, and their 64-bit distances."""
+        import numpy as np
+
+        if factor == 1:
+            found = set()
+            for band, (shift, mask) in zip(self.bands, _bands()):
+                found.update(band.get((value[0] >> shift) & mask, ()))
+            candidates = np.fromiter(sorted(found), dtype=np.int64, count=len(found))
+        else:
+            candidates = np.arange(len(self.quick))
+        quick = np.bitwise_count(self.quick[candidates] ^ np.uint64(value[0]))
+        detail = np.bitwise_count(self.detail[candidates] ^ np.array(
+            _words(value[1]), dtype=np.uint64)).sum(axis=1)
+        close = (quick <= QUICK_DISTANCE * factor) & (detail <= DETAIL_DISTANCE * factor)
+        return candidates[close], quick[close]
+
+
+def _bands() -> list[tuple[int, int]]:
+    """(shift, mask) of each of the QUICK_DISTANCE + 1 bands of the 64-bit hash."""
+    count = QUICK_DISTANCE + 1
+    edges = [round(QUICK_BITS * n / count) for n in range(count + 1)]
+    return [(low, (1 << (high - low)) - 1) for low, high in zip(edges, edges[1:])]
+
+
+def _words(value: int) -> list[int]:
+    return [(value >> shift) & 0xFFFFFFFFFFFFFFFF for shift in (192, 128, 64, 0)]
+
+
+@dataclass
+class NearDuplicates:
+    """The groups found (picture names) and the chains that were cut."""
+    groups: list[list[str]] = field(default_factory=list)
+    chains_cut: list[tuple[int, int]] = field(default_factory=list)  # (pictures, pieces)
+
+    def to_dict(self) -> dict:
+        return {"hash": HASH_NAME, "max_distance": QUICK_DISTANCE,
+                "max_detail_distance": DETAIL_DISTANCE, "groups": self.groups}
+
+    def log(self) -> None:
+        for pictures, pieces in self.chains_cut:
+            log.warning("Near-duplicates: a chain of %d similar pictures was cut into %d "
+                        "groups (not all within %dx the distance of its first picture)",
+                        pictures, pieces, CHAIN_FACTOR)
+        for names in self.groups:
+            log.warning("Near-duplicate pictures, kept on one side of the split: %s",
+                        ", ".join(names))
+
+
+def merge(groups: dict[str, list]) -> tuple[dict[str, list], NearDuplicates]:
+    """Units (twin key -> items) joined where their pictures are near-duplicates."""
+    keys = sorted(groups, key=lambda key: min(item.image_name for item in groups[key]))
+    owners: dict[tuple[int, int], list[int]] = {}  # distinct hashes -> units having them
+    for number, key in enumerate(keys):
+        for item in groups[key]:
+            if item.picture_hash is not None:
+                owners.setdefault(item.picture_hash, []).append(number)
+    if not owners:
+        return groups, NearDuplicates()
+    hashes = list(owners)
+    index = HashIndex(hashes)
+    parent = list(range(len(keys)))
+
+    def root(number: int) -> int:
+        while parent[number] != number:
+            parent[number] = parent[parent[number]]
+            number = parent[number]
+        return number
+
+    def join(a: int, b: int) -> None:
+        a, b = root(a), root(b)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    for value in hashes:
+        for unit in owners[value][1:]:
+            join(owners[value][0], unit)
+        for other in index.near(value)[0]:
+            join(owners[value][0], owners[hashes[int(other)]][0])
+    components: dict[int, list[int]] = {}
+    for number in range(len(keys)):
+        components.setdefault(root(number), []).append(number)
+    found = NearDuplicates()
+    merged: dict[str, list] = {}
+    for members in components.values():
+        pieces = _cut_chain(members, keys, groups) if len(members) > 1 else [members]
+        if len(pieces) > 1:
+            found.chains_cut.append((len(members), len(pieces)))
+        for piece in pieces:
+            items = [item for number in piece for item in groups[keys[number]]]
+            merged[keys[piece[0]]] = items
+            if len(piece) > 1:
+                found.groups.append(sorted(item.image_name for item in items))
+    found.groups.sort()
+    return merged, found
+
+
+def _cut_chain(members: list[int], keys: list[str], groups: dict[str, list]) -> list[list[int]]:
+    """Pieces of a group, each within CHAIN_FACTOR times the distances of its first
+    unit (in name order); one piece when the whole group is."""
+    def hash_of(number: int):
+        return next((i.picture_hash for i in groups[keys[number]] if i.picture_hash), None)
+
+    pieces, left = [], sorted(members)
+    while left:
+        anchor = hash_of(left[0])
+        if anchor is None:
+            pieces.append([left.pop(0)])
+            continue
+        values = [hash_of(number) for number in left]
+        known = [(number, value) for number, value in zip(left, values) if value is not None]
+        index = HashIndex([value for _, value in known])
+        close = {known[int(i)][0] for i in index.near(anchor, CHAIN_FACTOR)[0]} | {left[0]}
+        pieces.append([number for number in left if number in close])
+        left = [number for number in left if number not in close]
+    return pieces
