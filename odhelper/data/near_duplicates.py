@@ -5,9 +5,9 @@ with the picture it copies, like byte-identical twins.
 Each picture gets two perceptual hashes (pHash: the signs of the lowest frequencies
 of its luma's DCT against their median) from one reduced-size decode: a 64-bit one
 finds candidates, a 256-bit one confirms them (the 64-bit one alone links different
-playing cards lying on the same carpet). The bits are those of imagehash.phash
-(hash_size 8 and 16), computed here with numpy: imagehash needs scipy.fftpack, whose
-import alone costs a quarter of a second per conversion. Candidates are found
+playing cards lying on the same carpet). Computed with numpy (as imagehash.phash
+does with scipy.fftpack, whose import alone costs a quarter of a second), both from one
+DCT of the picture shrunk to 64 pixels square. Candidates are found
 by bands: the 64-bit hash cut into QUICK_DISTANCE + 1 bands, two hashes that differ
 in at most QUICK_DISTANCE bits share at least one band exactly.
 
@@ -39,21 +39,27 @@ def picture_hashes(data: bytes, max_pixels: int = 0) -> tuple[int, int] | None:
         return None
     if small is None:
         return None
-    return _phash(small, 8), _phash(small, 16)
+    return _phashes(small)
 
 
-def _phash(gray, side: int) -> int:
-    """side x side bits: the lowest DCT frequencies of the picture shrunk to 4 side
-    pixels square, each above or not above their median (row by row, first bit high)."""
+def _phashes(gray) -> tuple[int, int]:
+    """The picture shrunk to 64 pixels square, its 16x16 lowest DCT frequencies each
+    above or not above their median (256 bits, row by row, first bit high); the 8x8
+    lowest likewise (64 bits)."""
     import numpy as np
     from PIL import Image
 
-    size = 4 * side
-    pixels = np.asarray(gray.resize((size, size), Image.Resampling.LANCZOS), dtype=np.float64)
-    basis = _cosines(size)[:side]
+    pixels = np.asarray(gray.resize((64, 64), Image.Resampling.LANCZOS), dtype=np.float32)
+    basis = _cosines(64)[:16]
     low = basis @ pixels @ basis.T
-    bits = (low > np.median(low)).reshape(-1)
-    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+    lowest = low[:8, :8]
+    return _bits(lowest > np.median(lowest)), _bits(low > np.median(low))
+
+
+def _bits(flags) -> int:
+    import numpy as np
+
+    return int.from_bytes(np.packbits(flags.reshape(-1)).tobytes(), "big")
 
 
 _COSINES: dict[int, object] = {}
@@ -65,7 +71,7 @@ def _cosines(size: int):
         import numpy as np
 
         k, n = np.arange(size)[:, None], np.arange(size)[None, :]
-        _COSINES[size] = np.cos(np.pi * k * (2 * n + 1) / (2 * size))
+        _COSINES[size] = np.cos(np.pi * k * (2 * n + 1) / (2 * size)).astype(np.float32)
     return _COSINES[size]
 
 
