@@ -5,8 +5,8 @@
 
 The new dataset is written into a staging folder and swapped in as a whole when it
 is complete (odhelper/datasetdir.py): a killed conversion leaves the previous
-dataset as it was. Each image is read once, by the shard writer (see worker.py for
-the two passes).
+dataset as it was. Each image is read for its perceptual hash before the split
+(near_duplicates.py), then by the shard writer (see worker.py for the two passes).
 """
 from __future__ import annotations
 
