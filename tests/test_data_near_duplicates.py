@@ -118,9 +118,10 @@ def test_distinct_real_pictures_are_not_linked():
     paths = sorted(pictures.values(), key=lambda p: p.name)
     hashes = [near_duplicates.picture_hashes(p.read_bytes()) for p in paths]
     index = near_duplicates.HashIndex(hashes)
-    linked = {(paths[i].name, paths[int(j)].name) for i, value in enumerate(hashes)
-              for j in index.near(value)[0] if int(j) > i}
+    linked = {(paths[i].name, paths[j].name) for i, j in index.pairs().tolist()}
     assert linked == REAL_PAIRS
+    assert linked == {(paths[i].name, paths[int(j)].name) for i, value in enumerate(hashes)
+                      for j in index.near(value) if int(j) > i}
 
 
 def _chain_hashes(steps: int) -> list[tuple[int, int]]:
@@ -145,8 +146,8 @@ def test_a_chain_of_gradual_changes_is_cut(caplog):
     hashes = _chain_hashes(24)
     index = near_duplicates.HashIndex(hashes)
     for step in range(len(hashes) - 1):  # each picture near the next one
-        assert step + 1 in index.near(hashes[step])[0]
-    assert len(hashes) - 1 not in index.near(hashes[0], near_duplicates.CHAIN_FACTOR)[0]
+        assert step + 1 in index.near(hashes[step])
+    assert len(hashes) - 1 not in index.near(hashes[0], near_duplicates.CHAIN_FACTOR)
     groups = {f"unit{step}": [Item(xml=f"{step}.xml", image_name=f"step{step:02d}.jpg",
                                    picture_hash=value)] for step, value in enumerate(hashes)}
     merged, found = near_duplicates.merge(groups)
@@ -155,7 +156,7 @@ def test_a_chain_of_gradual_changes_is_cut(caplog):
     for items in merged.values():  # each piece within the chain factor of its first picture
         anchor = min(items, key=lambda item: item.image_name).picture_hash
         piece = near_duplicates.HashIndex([item.picture_hash for item in items])
-        assert len(piece.near(anchor, near_duplicates.CHAIN_FACTOR)[0]) == len(items)
+        assert len(piece.near(anchor, near_duplicates.CHAIN_FACTOR)) == len(items)
     with caplog.at_level("WARNING"):
         found.log()
     assert f"a chain of {len(hashes)} similar pictures was cut into" in caplog.text

@@ -104,7 +104,7 @@ class KeptValidation:
         """The name of a kept held-out picture that one of `twins` near-duplicates."""
         for twin in twins:
             if index is not None and twin.picture_hash is not None:
-                found, _ = index.near(twin.picture_hash)
+                found = index.near(twin.picture_hash)
                 if len(found):
                     return self.pictures[int(found[0])][1]
         return ""

@@ -156,37 +156,84 @@ class HashIndex:
 
         self.quick = np.array([q for q, _ in hashes], dtype=np.uint64)
         self.detail = np.array([_words(d) for _, d in hashes], dtype=np.uint64).reshape(-1, 4)
-        self.bands: list[dict[int, list[int]]] = []
-        for shift, mask in _bands():
-            band: dict[int, list[int]] = {}
-            for number, (quick, _) in enumerate(hashes):
-                band.setdefault((quick >> shift) & mask, []).append(number)
-            self.bands.append(band)
+        self.buckets = [self._bucket(shift, mask) for shift, mask in BANDS]
+
+    def _bucket(self, shift: int, mask: int) -> dict:
+        """Band value -> indices of the hashes having it."""
+        import numpy as np
+
+        values = (self.quick >> np.uint64(shift)) & np.uint64(mask)
+        order = np.argsort(values, kind="stable")
+        ordered = values[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        ends = np.r_[starts[1:], len(order)]
+        return {int(ordered[s]): order[s:e] for s, e in zip(starts, ends)}
 
     def near(self, value: tuple[int, int], factor: int = 1):
         """Indices of the hashes within the distances (times `factor`: no band lookup)
-        of `value`, and their 64-bit distances."""
+        of `value`."""
         import numpy as np
 
         if factor == 1:
-            found = set()
-            for band, (shift, mask) in zip(self.bands, _bands()):
-                found.update(band.get((value[0] >> shift) & mask, ()))
-            candidates = np.fromiter(sorted(found), dtype=np.int64, count=len(found))
+            found = [bucket[key] for bucket, (shift, mask) in zip(self.buckets, BANDS)
+                     if (key := (value[0] >> shift) & mask) in bucket]
+            candidates = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
         else:
             candidates = np.arange(len(self.quick))
         quick = np.bitwise_count(self.quick[candidates] ^ np.uint64(value[0]))
         detail = np.bitwise_count(self.detail[candidates] ^ np.array(
             _words(value[1]), dtype=np.uint64)).sum(axis=1)
         close = (quick <= QUICK_DISTANCE * factor) & (detail <= DETAIL_DISTANCE * factor)
-        return candidates[close], quick[close]
+        return candidates[close]
+
+    def pairs(self):
+        """Every pair (i < j) of hashes within the distances, as rows of an array."""
+        import numpy as np
+
+        count = len(self.quick)
+        found = [np.zeros(0, dtype=np.int64)]  # pair i, j as i * count + j
+        for bucket in self.buckets:
+            for members in bucket.values():
+                for start in range(0, len(members) - 1, PAIR_ROWS):
+                    rows = members[start:start + PAIR_ROWS]
+                    close = np.bitwise_count(self.quick[rows][:, None]
+                                             ^ self.quick[members][None, :]) <= QUICK_DISTANCE
+                    row, column = np.nonzero(close)
+                    first, second = rows[row], members[column]
+                    first, second = first[first < second], second[first < second]
+                    confirmed = np.bitwise_count(self.detail[first] ^ self.detail[second]
+                                                 ).sum(axis=1) <= DETAIL_DISTANCE
+                    found.append(first[confirmed] * count + second[confirmed])
+        pairs = np.unique(np.concatenate(found))
+        return np.stack([pairs // count, pairs % count], axis=1)
 
 
-def _bands() -> list[tuple[int, int]]:
+def _components(count: int, pairs):
+    """Per hash, the smallest index of the hashes linked to it through `pairs`."""
+    import numpy as np
+
+    labels = np.arange(count)
+    first, second = pairs[:, 0], pairs[:, 1]
+    while True:
+        lowest = np.minimum(labels[first], labels[second])
+        spread = labels.copy()
+        np.minimum.at(spread, first, lowest)
+        np.minimum.at(spread, second, lowest)
+        spread = spread[spread]
+        if np.array_equal(spread, labels):
+            return labels
+        labels = spread
+
+
+def _band_edges() -> list[tuple[int, int]]:
     """(shift, mask) of each of the QUICK_DISTANCE + 1 bands of the 64-bit hash."""
     count = QUICK_DISTANCE + 1
     edges = [round(QUICK_BITS * n / count) for n in range(count + 1)]
     return [(low, (1 << (high - low)) - 1) for low, high in zip(edges, edges[1:])]
+
+
+BANDS = _band_edges()
+PAIR_ROWS = 256  # rows compared at once within a band's bucket (bounds the memory)
 
 
 def _words(value: int) -> list[int]:
@@ -224,7 +271,7 @@ def merge(groups: dict[str, list]) -> tuple[dict[str, list], NearDuplicates]:
     if not owners:
         return groups, NearDuplicates()
     hashes = list(owners)
-    index = HashIndex(hashes)
+    labels = _components(len(hashes), HashIndex(hashes).pairs())
     parent = list(range(len(keys)))
 
     def root(number: int) -> int:
@@ -238,11 +285,10 @@ def merge(groups: dict[str, list]) -> tuple[dict[str, list], NearDuplicates]:
         if a != b:
             parent[max(a, b)] = min(a, b)
 
-    for value in hashes:
-        for unit in owners[value][1:]:
-            join(owners[value][0], unit)
-        for other in index.near(value)[0]:
-            join(owners[value][0], owners[hashes[int(other)]][0])
+    first_unit: dict[int, int] = {}  # component of hashes -> a unit having one of them
+    for number, value in enumerate(hashes):
+        for unit in owners[value]:
+            join(first_unit.setdefault(int(labels[number]), unit), unit)
     components: dict[int, list[int]] = {}
     for number in range(len(keys)):
         components.setdefault(root(number), []).append(number)
@@ -270,13 +316,14 @@ def _cut_chain(members: list[int], keys: list[str], groups: dict[str, list]) -> 
     pieces, left = [], sorted(members)
     while left:
         anchor = hash_of(left[0])
-        if anchor is None:
-            pieces.append([left.pop(0)])
-            continue
-        values = [hash_of(number) for number in left]
-        known = [(number, value) for number, value in zip(left, values) if value is not None]
-        index = HashIndex([value for _, value in known])
-        close = {known[int(i)][0] for i in index.near(anchor, CHAIN_FACTOR)[0]} | {left[0]}
-        pieces.append([number for number in left if number in close])
-        left = [number for number in left if number not in close]
+        piece = [number for number in left if number == left[0] or (
+            anchor is not None and _within(anchor, hash_of(number), CHAIN_FACTOR))]
+        pieces.append(piece)
+        taken = set(piece)
+        left = [number for number in left if number not in taken]
     return pieces
+
+
+def _within(one: tuple[int, int], other: tuple[int, int] | None, factor: int = 1) -> bool:
+    return other is not None and (one[0] ^ other[0]).bit_count() <= QUICK_DISTANCE * factor \
+        and (one[1] ^ other[1]).bit_count() <= DETAIL_DISTANCE * factor
