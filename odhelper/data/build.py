@@ -259,7 +259,7 @@ def _plan(items, options: TfrecordOptions, report: Report, kept, found: int, lis
     if kept is not None:
         groups = kept.exclude(groups, report)
     groups, near = near_duplicates.merge(groups)
-    near.log()
+    near.log(together=lists is None)
     parts = _split(groups, options, kept, lists)
     plan = None
     if options.balance != "none":  # training side only

@@ -250,14 +250,16 @@ class NearDuplicates:
         return {"hash": HASH_NAME, "max_distance": QUICK_DISTANCE,
                 "max_detail_distance": DETAIL_DISTANCE, "groups": self.groups}
 
-    def log(self) -> None:
+    def log(self, together: bool = True) -> None:
+        """One warning per group (`together`: they were kept on one side of the split;
+        else split lists put them where they said)."""
         for pictures, pieces in self.chains_cut:
             log.warning("Near-duplicates: a chain of %d similar pictures was cut into %d "
                         "groups (not all within %dx the distance of its first picture)",
                         pictures, pieces, CHAIN_FACTOR)
+        where = "kept on one side of the split" if together else "sides as the split lists say"
         for names in self.groups:
-            log.warning("Near-duplicate pictures, kept on one side of the split: %s",
-                        ", ".join(names))
+            log.warning("Near-duplicate pictures, %s: %s", where, ", ".join(names))
 
 
 def merge(groups: dict[str, list]) -> tuple[dict[str, list], NearDuplicates]:
