@@ -41,7 +41,7 @@ def _hash_text(value: tuple[int, int] | None) -> str:
 
 
 def _read_hashes(text: str) -> list[tuple[tuple[int, int], str]]:
-    """((pHash64, pHash256), name) of each line of a <side>.phash file that has them."""
+    """((short, long) pHash, name) of each line of a <side>.phash file that has them."""
     found = []
     for line in text.splitlines():
         fields = line.split(maxsplit=2)

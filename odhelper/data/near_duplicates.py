@@ -3,13 +3,12 @@ of a picture under another name. Found before the split and kept on one side of 
 with the picture it copies, like byte-identical twins.
 
 Each picture gets two perceptual hashes (pHash: the signs of the lowest frequencies
-of its luma's DCT against their median) from one reduced-size decode: a 64-bit one
-finds candidates, a 256-bit one confirms them (the 64-bit one alone links different
-playing cards lying on the same carpet). Computed with numpy (as imagehash.phash
-does with scipy.fftpack, whose import alone costs a quarter of a second), both from one
-DCT of the picture shrunk to 64 pixels square. Candidates are found
-by bands: the 64-bit hash cut into QUICK_DISTANCE + 1 bands, two hashes that differ
-in at most QUICK_DISTANCE bits share at least one band exactly.
+of its luma's DCT against their median) from one reduced-size decode: a short one
+finds candidates, a long one confirms them (the short one alone links different
+playing cards lying on the same carpet). Both come from one DCT computed with numpy
+(imagehash.phash would import scipy.fftpack, which costs more than hashing a small
+set). Candidates are found by bands: the short hash cut into QUICK_DISTANCE + 1
+bands, two hashes that differ in at most QUICK_DISTANCE bits share a band exactly.
 
 Links chain (single linkage): a group whose pictures are not all close to its first
 one is cut into pieces around anchors, so a homogeneous set does not become one group.
@@ -31,7 +30,7 @@ QUICK_BITS = 64
 
 
 def picture_hashes(data: bytes, max_pixels: int = 0) -> tuple[int, int] | None:
-    """(64-bit, 256-bit) pHash of an encoded picture; None if it does not decode
+    """(short, long) pHash of an encoded picture; None if it does not decode
     (pass 2 reports why) or has more than `max_pixels` pixels."""
     try:
         small = _small_gray(data, max_pixels)
@@ -43,9 +42,9 @@ def picture_hashes(data: bytes, max_pixels: int = 0) -> tuple[int, int] | None:
 
 
 def _phashes(gray) -> tuple[int, int]:
-    """The picture shrunk to 64 pixels square, its 16x16 lowest DCT frequencies each
-    above or not above their median (256 bits, row by row, first bit high); the 8x8
-    lowest likewise (64 bits)."""
+    """The picture shrunk to a small square; of its DCT, the lowest frequencies, each
+    above or not above their median, row by row, first bit high: a block for the long
+    hash and its top-left quarter for the short one."""
     import numpy as np
     from PIL import Image
 
@@ -226,7 +225,7 @@ def _components(count: int, pairs):
 
 
 def _band_edges() -> list[tuple[int, int]]:
-    """(shift, mask) of each of the QUICK_DISTANCE + 1 bands of the 64-bit hash."""
+    """(shift, mask) of each of the QUICK_DISTANCE + 1 bands of the short hash."""
     count = QUICK_DISTANCE + 1
     edges = [round(QUICK_BITS * n / count) for n in range(count + 1)]
     return [(low, (1 << (high - low)) - 1) for low, high in zip(edges, edges[1:])]
