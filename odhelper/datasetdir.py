@@ -7,6 +7,8 @@ and how a new dataset replaces an old one as a whole.
       train-*.record  validate-*.record  [test-*.record]
       train.csv  validate.csv  [test.csv]     one row per box
       validate.sha256  [test.sha256]          one `sha256  name` line per held-out picture
+      validate.phash  [test.phash]            one `pHash64 pHash256  name` line per held-out
+                                              picture (hex; `-` when it did not decode)
       tfrecord.yaml  odhelper.log  timings.jsonl  .odhelper.lock
 
 This module owns that layout; every other module asks a `DatasetDir` (nobody else
@@ -37,8 +39,8 @@ JOURNAL = ".commit.json"
 STAGING_PREFIX = ".staging-"
 SIDES = ("train", "validate", "test")
 HELD_OUT = ("validate", "test")  # sides a run's identity and --keep-validate rest on
-_CONTENT = re.compile(r"^((train|validate|test)(-.*\.record|\.csv)|(validate|test)\.sha256|"
-                      r"label_map\.pbtxt|dataset\.json)$")
+_CONTENT = re.compile(r"^((train|validate|test)(-.*\.record|\.csv)|"
+                      r"(validate|test)\.(sha256|phash)|label_map\.pbtxt|dataset\.json)$")
 
 
 def is_content(name: str) -> bool:
@@ -169,6 +171,10 @@ class DatasetDir:
     def index(self, side: str) -> Path:
         """validate.sha256 / test.sha256."""
         return self.root / f"{side}.sha256"
+
+    def picture_hashes(self, side: str) -> Path:
+        """validate.phash / test.phash (perceptual hashes, for --keep-validate)."""
+        return self.root / f"{side}.phash"
 
     def exists(self) -> bool:
         return self.summary_file.is_file() or self.journal.is_file()

@@ -5,8 +5,8 @@
 
 The new dataset is written into a staging folder and swapped in as a whole when it
 is complete (odhelper/datasetdir.py): a killed conversion leaves the previous
-dataset as it was. Each image is read once, by the shard writer (see worker.py for
-the two passes).
+dataset as it was. Each image is read for its perceptual hash before the split
+(near_duplicates.py), then by the shard writer (see worker.py for the two passes).
 """
 from __future__ import annotations
 
@@ -23,14 +23,15 @@ from typing import Callable
 
 from odhelper import __version__, files, log
 from odhelper.data import (background, balance, claims, csvout, discover, formats,
-                           imagesets, keep, labelmap, pools, recordio, split, summary, worker)
+                           imagesets, keep, labelmap, near_duplicates, pools, recordio, split,
+                           summary, worker)
 from odhelper.options.data import TfrecordOptions
 from odhelper.data.problems import Report, problem
 from odhelper.datasetdir import DatasetDir, DatasetSummary
 from odhelper.errors import OdhelperError, UsageError
 from odhelper.rundir import LABEL_MAP
 
-FORMAT_VERSION = 2  # 2: box statistics in dataset.json
+FORMAT_VERSION = 2  # 2: box statistics, near-duplicates grouped, <side>.phash written
 SHARD_BYTES = 100 * 1024 * 1024  # a split of S bytes: floor(S / this) shards, 100-200 MB each
 
 
@@ -257,6 +258,8 @@ def _plan(items, options: TfrecordOptions, report: Report, kept, found: int, lis
         item.xml for item in chosen if any(b.name == name for b in item.boxes)))
     if kept is not None:
         groups = kept.exclude(groups, report)
+    groups, near = near_duplicates.merge(groups)
+    near.log(together=lists is None)
     parts = _split(groups, options, kept, lists)
     plan = None
     if options.balance != "none":  # training side only
@@ -264,7 +267,7 @@ def _plan(items, options: TfrecordOptions, report: Report, kept, found: int, lis
                             options.seed)
         balance.log_table(plan)
         parts[split.TRAIN] = balance.expand(parts[split.TRAIN], plan, options.seed)
-    return label_ids, parts, _shard_counts(parts, options), plan
+    return label_ids, parts, _shard_counts(parts, options), plan, near
 
 
 def _warn_empty_sides(parts: dict[str, list]) -> None:
@@ -362,7 +365,8 @@ def _convert(options: TfrecordOptions, index, kept, output: Path) -> dict:
     found = len(items)
     if options.negatives:
         items += background.negative_items(options.negatives, context.hash_early)
-    label_ids, parts, counts, plan = _plan(items, options, report, kept, found, lists)
+    near_duplicates.hash_items(items, options, context)
+    label_ids, parts, counts, plan, near = _plan(items, options, report, kept, found, lists)
     planned = parts[split.TRAIN]  # with the --balance copies
     shard_names, parts = _second_pass(context, options, label_ids, parts, counts, report, found,
                                       output)
@@ -379,6 +383,7 @@ def _convert(options: TfrecordOptions, index, kept, output: Path) -> dict:
         content["balance"] = plan.to_dict()
         usable = {item.image_path for item in parts[split.TRAIN]}
         content["splits"][split.TRAIN]["records"] = sum(i.image_path in usable for i in planned)
+    content["near_duplicates"] = near.to_dict()
     content["label_map_copy"] = _label_map_copy_target(options)
     content["odhelper_version"] = __version__
     if kept is not None:  # after our CSVs: its validate.csv replaces ours

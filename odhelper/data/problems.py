@@ -59,6 +59,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "grayscale_image": ("info", "kept as is (the decoder expands it to 3-channel RGB)"),
     "converted_image": ("info", "re-encoded so that it decodes to 3-channel RGB"),
     "kept_in_validation": ("info", "not trained on: already in the kept validation split"),
+    "near_kept_validation": ("info", "not trained on: a near-duplicate of a picture in the "
+                                     "kept validation (or test) split"),
 }
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}

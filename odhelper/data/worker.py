@@ -5,6 +5,8 @@
    the label map; same-size images are kept together (byte-identical twins
    always are the same size). No image is read here, unless twins must be known
    exactly before the split (a kept validation split): then each is hashed.
+   Then near_duplicates.py reads each picture for its perceptual hash (decoded
+   once per distinct file, at reduced size).
 2. `write_shard`: for each image of one shard, read it once, probe it, check the
    boxes against its real pixels, hash it, encode and write its record; a bad
    image is left out with its reason and costs nothing else.
@@ -69,6 +71,7 @@ class Item:
     pairing: str = PAIRED_BY_FILENAME  # how the image was found (discover.PAIRED_*)
     wanted: str = ""  # pass 1: the <filename> not in the annotation's own places (pairing.py)
     source_file: str = ""  # the annotation file's path, if `wanted` or `xml` is not one (COCO)
+    picture_hash: tuple[int, int] | None = None  # perceptual (near_duplicates.py), pass 1
 
     @property
     def twin_key(self) -> str:
