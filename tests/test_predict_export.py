@@ -125,10 +125,9 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
 
 
 def test_the_default_path_sends_batches_and_finds_what_a_client_finds(tiny_run, tmp_path):
-    """Every export holds `serving_batched` beside `serving_default` (one uint8 picture
-    per call): predict sends batches of pictures resized as in training and finds what a
-    client calling `serving_default` finds; --batched makes the default signature the
-    float one."""
+    """An odhelper export holds `serving_batched` beside `serving_default` (one uint8
+    picture per call): predict sends batches of pictures resized as in training and finds
+    what a client calling `serving_default` finds."""
     import tensorflow as tf
     from PIL import Image
 
@@ -138,7 +137,9 @@ def test_the_default_path_sends_batches_and_finds_what_a_client_finds(tiny_run, 
     from odhelper.detections import from_outputs
     from odhelper.engine import predictor
 
-    model = predictor.load_model(tiny_run)
+    run = copy_run(tiny_run, tmp_path / "copy")
+    assert cli.main(["export", "--run-dir", str(run)]) == 0
+    model = predictor.load_model(run)
     assert predictor.batch_capable(model)
     loaded = tf.saved_model.load(str(model.path))
     serving = loaded.signatures["serving_default"]
@@ -154,11 +155,6 @@ def test_the_default_path_sends_batches_and_finds_what_a_client_finds(tiny_run, 
         mine = mine.detections
         assert np.allclose(mine.scores[:10], theirs.scores[:10], atol=0.02)
         assert np.allclose(mine.xyxy[0], theirs.xyxy[0], atol=1.0)
-    run = copy_run(tiny_run, tmp_path / "copy")
-    assert cli.main(["export", "--run-dir", str(run), "--batched"]) == 0
-    again = tf.saved_model.load(str(run / "export" / "saved_model"))
-    spec = again.signatures["serving_default"].structured_input_signature[1]["input_tensor"]
-    assert spec.dtype == tf.float32 and "serving_batched" in again.signatures
 
 
 def _clip(pictures: list[Path], path: Path, size=(128, 128)) -> int:

@@ -129,7 +129,7 @@ def test_epochs_become_steps_recorded_in_the_config(pictures, tmp_path):
     run_dir = RunDir(tmp_path / "run")
     chosen = RunOptions(model="ssd_mobilenet_v2_cpu", dataset=dataset, epochs=2.5,
                         batch_size=4, run_dir=run_dir.root, from_scratch=True)
-    with pytest.raises(Exception, match="--steps or --epochs, not both"):
+    with pytest.raises(Exception, match="one of --steps, --epochs and --time"):
         RunOptions(dataset=dataset, epochs=2, steps=5)
     plan = resume.Plan()
     run_dir.root.mkdir()

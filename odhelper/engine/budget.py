@@ -116,14 +116,16 @@ class TimeBudget(Hook):
             self.fixed_cadence = True
         per_step = 1 / rate + self.eval_seconds / trainer.eval_every
         total = trainer.step + int(max(0.0, left - self.eval_seconds) / per_step)  # + the last
-        changed = abs(total - trainer.total_steps) > max(1, 0.02 * trainer.total_steps)
+        said = abs(total - trainer.total_steps) > max(1, 0.02 * trainer.total_steps)
+        if total == trainer.total_steps and self.recorded:
+            return
         trainer.total_steps = total
-        if changed or not self.recorded:
+        warmup = self.record(total, trainer.eval_every)
+        if self.schedule is not None:
+            self.schedule.fit(total, warmup)
+        if said or not self.recorded:
             log.info("Time budget (%s): %d steps in all, evaluation every %d (%.2f steps/s, "
                      "evaluations of ~%.0f s, %.0f s kept for export and the report; %.0f s "
                      "left)", why, total, trainer.eval_every, rate, self.eval_seconds,
                      self.reserve, self.deadline - time.monotonic())
-            warmup = self.record(total, trainer.eval_every)
-            if self.schedule is not None:
-                self.schedule.fit(total, warmup)
-            self.recorded = True
+        self.recorded = True
