@@ -14,23 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RACCOON = ROOT.parent / "shared" / "datasets" / "raccoon"
+from bench_support import SHARED, odhelper, work_folder
 
-
-def _odhelper(*args: str, log: Path) -> None:
-    with open(log, "w") as stream:
-        done = subprocess.run([sys.executable, "-m", "odhelper", *args], stdout=stream,
-                              stderr=subprocess.STDOUT, check=False)
-    if done.returncode:
-        raise SystemExit(f"odhelper {' '.join(args)} failed ({done.returncode}): see {log}")
+RACCOON = SHARED / "raccoon"
 
 
 def _evaluations(run: Path) -> list[float]:
@@ -71,13 +61,12 @@ def main() -> int:
     if not RACCOON.is_dir():
         print(f"skipped: {RACCOON} is absent")
         return 0
-    work = args.keep or Path(tempfile.mkdtemp(prefix="odhelper-eval-"))
-    try:
+    with work_folder(args.keep, "odhelper-eval-") as work:
         run = work / "run"
         half = str(max(1, int(args.steps) // 2))
-        _odhelper("run", "-m", args.model, "--from-scratch", "-i", str(RACCOON), "-r", str(run),
-                  "--steps", args.steps, "--eval-every", half, "-b", "2", "--image-size",
-                  args.image_size, "--no-report", "--no-check", log=work / "run.log")
+        odhelper("run", "-m", args.model, "--from-scratch", "-i", str(RACCOON), "-r", str(run),
+                 "--steps", args.steps, "--eval-every", half, "-b", "2", "--image-size",
+                 args.image_size, "--no-report", "--no-check", log=work / "run.log")
         first, *later = _evaluations(run)
         saved_total, saved_loop, pictures = _saved_model_seconds(run)
         again = later[0] if later else float("nan")
@@ -88,9 +77,6 @@ def main() -> int:
         print(f"SavedModel, loop alone:             {saved_loop:7.1f} s")
         print(f"ratio in-run first / SavedModel with loading: {first / saved_total:.2f}x; "
               f"second / loop alone: {again / saved_loop:.2f}x")
-    finally:
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

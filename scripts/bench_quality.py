@@ -20,17 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SOURCES = {"cards": ROOT.parent / "shared" / "datasets" / "playing_cards" / "images",
-           "raccoon": ROOT.parent / "shared" / "datasets" / "raccoon"}
+from bench_support import SHARED, odhelper, work_folder
+
+SOURCES = {"cards": SHARED / "playing_cards" / "images", "raccoon": SHARED / "raccoon"}
 LEVERS = {
     "template": ["--image-size", "160", "--anchors", "template"],
     "size": ["--anchors", "template"],
@@ -97,16 +93,6 @@ def make_small_objects(source: Path, out: Path, scale: float, seed: int = 0) -> 
     return count
 
 
-def _odhelper(*args: str, log: Path) -> float:
-    started = time.perf_counter()
-    with open(log, "w") as stream:
-        done = subprocess.run([sys.executable, "-m", "odhelper", *args], stdout=stream,
-                              stderr=subprocess.STDOUT, check=False)
-    if done.returncode:
-        raise SystemExit(f"odhelper {' '.join(args)} failed ({done.returncode}): see {log}")
-    return time.perf_counter() - started
-
-
 def _best(run: Path) -> dict:
     record = json.loads((run / "best" / "best.json").read_text())
     return record.get("metrics", {}) | {"step": record.get("step")}
@@ -132,19 +118,18 @@ def main() -> int:
     if not source.is_dir():
         print(f"skipped: {source} is absent")
         return 0
-    work = args.keep or Path(tempfile.mkdtemp(prefix="odhelper-quality-"))
-    try:
+    with work_folder(args.keep, "odhelper-quality-") as work:
         pictures = make_small_objects(source, work / "pictures", args.scale)
-        _odhelper("tfrecord", "-i", str(work / "pictures"), "-o", str(work / "dataset"),
-                  log=work / "tfrecord.log")
+        odhelper("tfrecord", "-i", str(work / "pictures"), "-o", str(work / "dataset"),
+                 log=work / "tfrecord.log")
         print(f"{pictures} pictures of {CANVAS[0]}x{CANVAS[1]}, {args.source} pictures at "
               f"{args.scale:.0%} of the width; budget {args.time} per lever")
         rows = {}
         for lever in args.levers.split(","):
             run = work / f"run-{lever}"
-            seconds = _odhelper("run", "-m", "ssd_mobilenet_v2_cpu", "--from-scratch", "-d",
-                                str(work / "dataset"), "-r", str(run), "--time", args.time,
-                                "--no-report", *LEVERS[lever], log=work / f"{lever}.log")
+            seconds = odhelper("run", "-m", "ssd_mobilenet_v2_cpu", "--from-scratch", "-d",
+                               str(work / "dataset"), "-r", str(run), "--time", args.time,
+                               "--no-report", *LEVERS[lever], log=work / f"{lever}.log")
             rows[lever] = (_best(run), seconds, _fitted(run))
         classes = sorted({k.rsplit("/", 1)[1] for metrics, _, _ in rows.values()
                           for k in metrics if "PerformanceByCategory/AP@0.5IOU/" in k})
@@ -159,9 +144,6 @@ def main() -> int:
                 for c in classes)
             print(f"{lever:<10} {value:8.3f} {per_class}  {seconds:7.0f}  {fitted} "
                   f"(x{value / base:.2f} of {next(iter(rows))})" if base else "")
-    finally:
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
