@@ -109,7 +109,7 @@ def main() -> None:
                                          args.workers)
     with tempfile.TemporaryDirectory() as out:
         options = PredictOptions(model=Path(args.model), input=args.images, output=Path(out),
-                                 threshold=args.threshold, xml=True, workers=args.workers)
+                                 threshold=args.threshold, xml=True, calls=args.workers)
         options.input = args.images
         full = predict(options) if len(paths) == len(predictor.list_images(args.images)) \
             else None

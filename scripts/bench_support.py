@@ -17,6 +17,7 @@ SHARED = ROOT.parent / "shared" / "datasets"
 def work_folder(keep: Path | None, prefix: str):
     """`keep`, or a temporary folder removed at the end."""
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix=prefix))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         yield work
     finally:
