@@ -40,7 +40,8 @@ def resizers():
     }
 
 
-def score(function, pictures, categories, resize=None, size=None, clip=False) -> float:
+def score(function, pictures, categories, resize=None, size=None, clip=False,
+          dtype=None) -> float:
     import tensorflow as tf
 
     from odhelper.detections import from_outputs
@@ -53,7 +54,7 @@ def score(function, pictures, categories, resize=None, size=None, clip=False) ->
         if resize is not None:
             model_input = tf.cast(tf.clip_by_value(tf.round(resize(image, size)), 0, 255),
                                   tf.uint8).numpy()
-        outputs = dict(function(input_tensor=tf.constant(model_input)[tf.newaxis]))
+        outputs = dict(function(input_tensor=tf.cast(model_input[tf.newaxis], dtype or tf.uint8)))
         if clip:
             outputs["detection_boxes"] = tf.clip_by_value(outputs["detection_boxes"], 0.0, 1.0)
         results.append(truth.with_detections(from_outputs(outputs, height, width)))
@@ -95,10 +96,12 @@ def main() -> int:
                                                   label_map)
     saved = predictor.load_model(run_dir.root)
     size = saved.input_size
-    rows = [("SavedModel", "its own graph", score(saved.function, pictures, categories))]
+    dtype = saved.input_dtype
+    rows = [("SavedModel", "its own graph", score(saved.function, pictures, categories,
+                                                  dtype=dtype))]
     for name, resize in resizers().items():
         rows.append(("SavedModel", name, score(saved.function, pictures, categories, resize,
-                                               size)))
+                                               size, dtype=dtype)))
     with tempfile.TemporaryDirectory(prefix="odhelper-preprocessing-") as folder:
         for regular in (False, True):
             function = tflite_function(configs, run_dir, regular, Path(folder))
