@@ -165,34 +165,22 @@ def checked_bytes(path: Path, name: str) -> tuple[bytes | None, Problem | None]:
     return data, None
 
 
-def _decode_fn(input_size: tuple[int, int] | None):
-    """tf.data map: (name, bytes) -> (name, model input, original height, width)."""
+def _decode_fn(input_size: tuple[int, int] | None, as_float: bool):
+    """tf.data map: (name, bytes) -> (name, model input, original height, width). With a
+    fixed input size the picture is decoded whole and resized as training resized it
+    (engine/resizing.py), kept in float for a float signature (the pixels the model's own
+    resize makes), rounded for a uint8 one."""
     import tensorflow as tf
 
-    def any_image(data):
-        image = tf.io.decode_image(data, channels=3, expand_animations=False)
-        return tf.shape(image)[0], tf.shape(image)[1], image
-
-    def scaled_jpeg(data):  # DCT-scaled decode by 1/2, 1/4, 1/8 while >= input size
-        shape = tf.image.extract_jpeg_shape(data)
-        fits = tf.minimum(shape[0] // input_size[0], shape[1] // input_size[1])
-        branch = tf.cast(tf.math.floor(tf.math.log(
-            tf.cast(tf.clip_by_value(fits, 1, 8), tf.float32)) / tf.math.log(2.0) + 1e-6),
-            tf.int32)
-        image = tf.switch_case(branch, [
-            lambda r=r: tf.io.decode_jpeg(data, channels=3, ratio=r) for r in (1, 2, 4, 8)])
-        return shape[0], shape[1], image
-
     def decode(name, data):
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        height, width = tf.shape(image)[0], tf.shape(image)[1]
         if input_size is None:
-            height, width, image = any_image(data)
             return name, image, height, width
-        is_jpeg = tf.equal(tf.strings.substr(data, 0, 2), b"\xff\xd8")
-        height, width, image = tf.cond(is_jpeg, lambda: scaled_jpeg(data),
-                                       lambda: any_image(data))
         resized = resizing.to_input(image, input_size)
-        model_input = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
-        return name, model_input, height, width
+        if not as_float:
+            resized = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+        return name, resized, height, width
 
     return decode
 
@@ -234,7 +222,8 @@ def detect(model: ExportedModel, paths: list[Path], root: Path, problems: list[P
     stream = tf.data.Dataset.from_generator(
         lambda: _encoded_stream(paths, root, problems),
         output_signature=(tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.string)))
-    dataset = stream.map(_decode_fn(model.input_size), num_parallel_calls=tf.data.AUTOTUNE,
+    decode = _decode_fn(model.input_size, model.input_dtype.is_floating)
+    dataset = stream.map(decode, num_parallel_calls=tf.data.AUTOTUNE,
                          deterministic=True).ignore_errors()
     batched = batch_capable(model) and model.input_size is not None
     dataset = dataset.batch(batch_size if batched else 1).prefetch(tf.data.AUTOTUNE)

@@ -25,10 +25,12 @@ from odhelper.errors import OdhelperError
 from odhelper.metrics import artifacts, tables
 from odhelper.options.artifacts import ArtifactOptions
 from odhelper.checkpoints import checkpoint_identity
+from odhelper.constants import BATCHED_SIGNATURE
 from odhelper.rundir import FAILED_SUFFIX, RunDir
 
 SCORE_THRESHOLD = 0.5  # of the detections / precision / recall columns, as `evaluate`
 SIGNATURES = {False: "image_tensor", True: "float_image_tensor"}
+SAVED_SIGNATURES = ["serving_default", BATCHED_SIGNATURE]  # in every SavedModel exported
 
 
 @dataclass
@@ -81,12 +83,16 @@ def _export(run_dir: RunDir, options: ArtifactOptions) -> ExportResult:
     result = ExportResult(out.root, checkpoint.name, checkpoint_step(str(checkpoint)))
     same = record.get("identity") == identity and out.saved_model.is_dir()
     earlier = _artifact_kinds(out) if not same else ([], False)
-    if same and record.get("signature") == signature:
+    both = record.get("signatures") == SAVED_SIGNATURES
+    if same and record.get("signature") == signature and both:
         log.info("Export of %s (step %d, %s) is current: SavedModel kept", checkpoint.name,
                  result.step, signature)
         result.kept.append("saved_model")
     else:
-        if same:
+        if same and not both:
+            log.info("The SavedModel has no %s signature (exported by an earlier version): "
+                     "%s exported again", BATCHED_SIGNATURE, checkpoint.name)
+        elif same:
             log.info("Signature %s -> %s, as asked: %s exported again",
                      record.get("signature"), signature, checkpoint.name)
         elif record:
@@ -98,7 +104,7 @@ def _export(run_dir: RunDir, options: ArtifactOptions) -> ExportResult:
             record = {}
         export_saved_model(run_dir, configs, checkpoint, signature)
         record.update(checkpoint=checkpoint.name, step=result.step, identity=identity,
-                      signature=signature)
+                      signature=signature, signatures=SAVED_SIGNATURES)
         record.setdefault("artifacts", {})
         record.setdefault("checks", {})
         record["checks"].pop(out.saved_model.name, None)
