@@ -17,15 +17,22 @@ from odhelper.data import recordio
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C's default in the child: a suite started in the background (nohup, `&`)
+    passes SIGINT on ignored, and Python then leaves it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def odhelper(*argv, **kwargs) -> subprocess.Popen:
     """`python -m odhelper ARGV` of this checkout, in its own process group (a tfrecord
-    leaves the checkout's label_maps/ alone)."""
+    leaves the checkout's label_maps/ alone), with Ctrl-C as a terminal delivers it."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if "tfrecord" in argv:
         argv = (*argv, "--no-copy-label-map")
     return subprocess.Popen([sys.executable, "-m", "odhelper", *map(str, argv)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True, **kwargs)
+                            env=env, start_new_session=True,
+                            preexec_fn=_as_from_a_terminal, **kwargs)
 
 
 def finish(process: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
