@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -151,9 +150,7 @@ def test_time_budget_fits_the_steps_and_records_them(tmp_path, caplog):
     argv = ["run", "-m", "ssd_mobilenet_v2", "--from-scratch", "-d", str(dataset), "-r",
             str(run_dir), "--time", "60s", "-b", "2", "--no-export", "--no-report",
             "--image-size", "64", "--anchors", "template"]
-    started = time.monotonic()
     assert cli.main(argv) == 0
-    took = time.monotonic() - started
     recorded = yaml.safe_load((run_dir / "run.yaml").read_text())
     steps = recorded["steps"]
     assert recorded["time"] == "60s" and 10 < steps < 10 ** 6
@@ -162,7 +159,6 @@ def test_time_budget_fits_the_steps_and_records_them(tmp_path, caplog):
     assert "Time budget (first estimate)" in caplog.text
     done = json.loads((run_dir / "train_done.json").read_text())
     assert done["final_step"] == steps
-    assert took > 0  # the wall time depends on the machine's load: a figure, not asserted
     caplog.clear()
     assert cli.main(argv) == 0
     assert "already finished" in caplog.text and "--time 60s" in caplog.text
