@@ -38,8 +38,7 @@ class RunResult:
     resumed: bool = False
 
 
-def _hooks(options: RunOptions, run_dir: RunDir, setup, chief: bool,
-           epoch_steps: float | None = None):
+def _hooks(options: RunOptions, run_dir: RunDir, setup, chief: bool, plan: resume.Plan):
     from odhelper.engine import hooks as h
     from odhelper.engine.distribute import several_workers
     from odhelper.engine.evaluator import Evaluator
@@ -48,8 +47,9 @@ def _hooks(options: RunOptions, run_dir: RunDir, setup, chief: bool,
     checkpoints = CheckpointHook(options.checkpoint_every)
     if not chief:  # another worker: train and save, nothing else
         return [NanGuard(), checkpoints]
+    export_seconds = _export_seconds(run_dir)  # read once, for the step line and the budget
     chosen = [NanGuard(), h.TrainLogHook(run_dir, options.log_every, options.eval_every,
-                                         _export_seconds(run_dir), epoch_steps), checkpoints]
+                                         export_seconds, plan.epoch_steps), checkpoints]
     if options.eval_mode == "inline":
         best = h.BestKeeper(run_dir, options.best_metric)
         if several_workers(setup.strategy):  # alone, on a copy: no collective to join
@@ -61,16 +61,19 @@ def _hooks(options: RunOptions, run_dir: RunDir, setup, chief: bool,
     elif options.eval_mode == "sidecar":
         from odhelper.engine.sidecar import SidecarHook
         chosen.append(SidecarHook(run_dir, options.best_metric))
+    if plan.budgeted:
+        chosen.append(_budget_hook(options, run_dir, plan, setup, export_seconds))
     return chosen
 
 
-def _budget_hook(options: RunOptions, run_dir: RunDir, plan: resume.Plan, setup):
+def _budget_hook(options: RunOptions, run_dir: RunDir, plan: resume.Plan, setup,
+                 export_seconds: float | None):
     """`--time`: the hook that fits the steps to the budget, recording each total."""
     from odhelper.constants import UNSET_STEPS
     from odhelper.engine.budget import TimeBudget
     from odhelper.pipeline import config
 
-    export = 0.0 if not options.export else _export_seconds(run_dir) or (
+    export = 0.0 if not options.export else export_seconds or (
         30.0 + 30.0 * len(options.tflite_kinds) + 20.0 * options.onnx)
     validate = plan.summary.splits["validate"].images
     test = plan.summary.splits["test"].images if "test" in plan.summary.splits else 0
@@ -126,9 +129,7 @@ def _train(options: RunOptions, run_dir: RunDir, plan: resume.Plan, result: RunR
         chief = is_chief(setup.strategy)
         start = setup.step
         try:
-            hooks = _hooks(options, run_dir, setup, chief, plan.epoch_steps)
-            if plan.budgeted:
-                hooks.append(_budget_hook(options, run_dir, plan, setup))
+            hooks = _hooks(options, run_dir, setup, chief, plan)
             trainer = Trainer(setup, options.steps, options.eval_every, hooks,
                               scaleout.steps_per_loop(options), options.checkpoint_every)
             final = trainer.train()
