@@ -48,6 +48,15 @@ def evaluate(**options):
     return evaluate_run(from_keywords(EvaluateOptions, options))
 
 
+def audit(**options):
+    """`odhelper audit`: returns a workflows.audit.AuditResult (pictures ranked by how
+    likely their boxes are wrong, data health, the files written)."""
+    from odhelper.options.audit import AuditOptions
+    from odhelper.workflows.audit import audit as audit_data
+
+    return audit_data(from_keywords(AuditOptions, options))
+
+
 def export(**options):
     """`odhelper export`: returns a workflows.export.ExportResult."""
     from odhelper.options.inference import ExportOptions

@@ -22,6 +22,7 @@ COMMANDS = (
     "odhelper.commands.report",
     "odhelper.commands.augment_preview",
     "odhelper.commands.active_learn",
+    "odhelper.commands.audit",
     "odhelper.commands.demo",
 )
 

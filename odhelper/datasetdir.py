@@ -6,6 +6,7 @@ and how a new dataset replaces an old one as a whole.
       label_map.pbtxt         class ids of the records
       train-*.record  validate-*.record  [test-*.record]
       train.csv  validate.csv  [test.csv]     one row per box
+      pictures.csv            one row per picture: split, record name, picture and annotation
       validate.sha256  [test.sha256]          one `sha256  name` line per held-out picture
       validate.phash  [test.phash]            one `pHash64 pHash256  name` line per held-out
                                               picture (hex; `-` when it did not decode)
@@ -34,13 +35,15 @@ from odhelper.errors import OdhelperError
 
 DATASET_JSON = "dataset.json"
 LABEL_MAP = "label_map.pbtxt"
+PICTURES_CSV = "pictures.csv"
 OPTIONS_FILE = "tfrecord.yaml"
 JOURNAL = ".commit.json"
 STAGING_PREFIX = ".staging-"
 SIDES = ("train", "validate", "test")
 HELD_OUT = ("validate", "test")  # sides a run's identity and --keep-validate rest on
 _CONTENT = re.compile(r"^((train|validate|test)(-.*\.record|\.csv)|"
-                      r"(validate|test)\.(sha256|phash)|label_map\.pbtxt|dataset\.json)$")
+                      r"(validate|test)\.(sha256|phash)|(label_map\.pbtxt|pictures\.csv)|"
+                      r"dataset\.json)$")
 
 
 def is_content(name: str) -> bool:
@@ -164,6 +167,7 @@ class DatasetDir:
     label_map = property(lambda self: self.root / LABEL_MAP)
     options_file = property(lambda self: self.root / OPTIONS_FILE)
     journal = property(lambda self: self.root / JOURNAL)
+    pictures_csv = property(lambda self: self.root / PICTURES_CSV)
 
     def csv(self, side: str) -> Path:
         return self.root / f"{side}.csv"

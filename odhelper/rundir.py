@@ -86,6 +86,7 @@ class RunDir(_OneWriter):
     label_map = property(lambda self: self.root / LABEL_MAP)
     options_file = property(lambda self: self.root / "run.yaml")
     identity_file = property(lambda self: self.root / "trained_on.json")
+    audit = property(lambda self: AuditDir(self.root / "audit"))  # odhelper audit -r's default
     checkpoints = property(lambda self: self.root / "checkpoints")
     best = property(lambda self: self.root / "best")
     best_record = property(lambda self: self.best / "best.json")
@@ -145,10 +146,19 @@ class RunDir(_OneWriter):
             "model": model, "adopted": adopted,
             "recorded": dt.datetime.now().isoformat(timespec="seconds")})
 
-    def evaluation(self, split: str = "validate") -> "EvalDir":
+    def dataset_folder(self) -> Path | None:
+        """The dataset folder the run last trained on, as recorded."""
+        try:
+            return Path(json.loads(self.identity_file.read_text(encoding="utf-8"))["folder"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def evaluation(self, split: str = "validate", tiled: bool = False) -> "EvalDir":
         """Where `odhelper evaluate` writes: eval/ for the validation split, eval/test/
-        for the test split (scored apart, never used to pick a checkpoint)."""
-        return EvalDir(self.eval_dir if split == "validate" else self.eval_dir / split)
+        for the test split (scored apart, never used to pick a checkpoint); `tiled`
+        (whole pictures by tiles): eval/tiled/, eval/test/tiled/."""
+        root = self.eval_dir if split == "validate" else self.eval_dir / split
+        return EvalDir(root / "tiled" if tiled else root)
 
     # -- training state, read without TensorFlow ------------------------------------
     def latest_step(self) -> int:
@@ -376,6 +386,28 @@ class ActiveDir(_OneWriter):
 
     def datasets(self) -> list[Path]:
         return sorted(self.root.glob("dataset-*"))
+
+
+class AuditDir(_OneWriter):
+    """`odhelper audit`'s folder (RUN/audit/ by default with --run-dir)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    options_file = property(lambda self: self.root / "audit.yaml")
+    issues_csv = property(lambda self: self.root / "label_issues.csv")
+    page = property(lambda self: self.root / "audit.html")
+    health = property(lambda self: self.root / "health.json")
+    drawn = property(lambda self: self.root / "issues")
+    review = property(lambda self: self.root / "review")
+
+    def has_work(self) -> bool:  # trained folds are kept when a later step fails
+        return (self.root / "folds").is_dir()
+
+    def fold(self, number: int) -> tuple[Path, "RunDir"]:
+        """Fold `number`'s dataset folder and run."""
+        place = self.root / "folds" / f"fold-{number}"
+        return place / "dataset", RunDir(place / "run")
 
 
 class DemoDir(_OneWriter):

@@ -12,6 +12,10 @@ tfrecord`, then each lever trains in its own run folder:
   template   --image-size 160 --anchors template  (the template as it is)
   size       --anchors template                   (input size fitted to the boxes)
   fitted     (defaults: input size and anchors fitted)
+  pasted     the fitted run on the set pasted 3x3 into 1920x1440 pictures (each object
+             keeps its pixels, so it is 3x smaller at a fixed input): whole pictures
+  tiled      the same pasted set with --tile 640, scored on whole pictures by tiles
+             (evaluate --tile 640)
 
 Usage: scripts/bench_quality.py [--source cards|raccoon] [--scale 0.25] [--time 8m] [--levers template,size,fitted] [--keep DIR]
 """
@@ -31,7 +35,11 @@ LEVERS = {
     "template": ["--image-size", "160", "--anchors", "template"],
     "size": ["--anchors", "template"],
     "fitted": [],
+    "pasted": [],
+    "tiled": [],
 }
+PASTED = {"pasted": [], "tiled": ["--tile", "640"]}  # the tfrecord options of their sets
+TILE_SCORE = "tiled"  # scored on whole pictures by evaluate --tile
 CANVAS = (640, 480)
 
 
@@ -44,13 +52,13 @@ def _boxes(xml: Path) -> list[tuple[str, float, float, float, float]]:
     return found
 
 
-def _write_xml(path: Path, picture: str, boxes: list) -> None:
+def _write_xml(path: Path, picture: str, boxes: list, size: tuple = CANVAS) -> None:
     objects = "".join(
         f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x0:.0f}</xmin>"
         f"<ymin>{y0:.0f}</ymin><xmax>{x1:.0f}</xmax><ymax>{y1:.0f}</ymax></bndbox></object>"
         for name, x0, y0, x1, y1 in boxes)
-    path.write_text(f"<annotation><filename>{picture}</filename><size><width>{CANVAS[0]}"
-                    f"</width><height>{CANVAS[1]}</height><depth>3</depth></size>{objects}"
+    path.write_text(f"<annotation><filename>{picture}</filename><size><width>{size[0]}"
+                    f"</width><height>{size[1]}</height><depth>3</depth></size>{objects}"
                     "</annotation>")
 
 
@@ -93,6 +101,35 @@ def make_small_objects(source: Path, out: Path, scale: float, seed: int = 0) -> 
     return count
 
 
+def paste_grid(source: Path, out: Path, side: int = 3) -> int:
+    """side x side pictures of `source` (same-sized canvases) pasted into one, boxes
+    moved with them; the number of pictures written."""
+    from PIL import Image
+
+    out.mkdir(parents=True, exist_ok=True)
+    pictures = sorted(source.glob("*.jpg"))
+    count = 0
+    for start in range(0, len(pictures) - side * side + 1, side * side):
+        group = pictures[start:start + side * side]
+        canvas = Image.new("RGB", (CANVAS[0] * side, CANVAS[1] * side))
+        boxes = []
+        for place, picture in enumerate(group):
+            left, top = (place % side) * CANVAS[0], (place // side) * CANVAS[1]
+            canvas.paste(Image.open(picture), (left, top))
+            boxes += [(label, left + x0, top + y0, left + x1, top + y1)
+                      for label, x0, y0, x1, y1 in _boxes(picture.with_suffix(".xml"))]
+        name = f"grid_{count:04d}.jpg"
+        canvas.save(out / name, quality=92)
+        _write_xml(out / f"grid_{count:04d}.xml", name, boxes,
+                   (CANVAS[0] * side, CANVAS[1] * side))
+        count += 1
+    return count
+
+
+def _tiled_metrics(run: Path) -> dict:
+    return json.loads((run / "eval" / "tiled" / "metrics.json").read_text())["metrics"]
+
+
 def _best(run: Path) -> dict:
     record = json.loads((run / "best" / "best.json").read_text())
     return record.get("metrics", {}) | {"step": record.get("step")}
@@ -126,11 +163,18 @@ def main() -> int:
               f"{args.scale:.0%} of the width; budget {args.time} per lever")
         rows = {}
         for lever in args.levers.split(","):
-            run = work / f"run-{lever}"
+            run, dataset = work / f"run-{lever}", work / "dataset"
+            if lever in PASTED:
+                if not (work / "pasted").is_dir():
+                    paste_grid(work / "pictures", work / "pasted")
+                dataset = work / f"dataset-{lever}"
+                odhelper("tfrecord", "-i", str(work / "pasted"), "-o", str(dataset),
+                         *PASTED[lever], log=work / f"tfrecord-{lever}.log")
             seconds = odhelper("run", "-m", "ssd_mobilenet_v2_cpu", "--from-scratch", "-d",
-                               str(work / "dataset"), "-r", str(run), "--time", args.time,
+                               str(dataset), "-r", str(run), "--time", args.time,
                                "--no-report", *LEVERS[lever], log=work / f"{lever}.log")
-            rows[lever] = (_best(run), seconds, _fitted(run))
+            metrics = _tiled_metrics(run) if lever == TILE_SCORE else _best(run)
+            rows[lever] = (metrics, seconds, _fitted(run))
         classes = sorted({k.rsplit("/", 1)[1] for metrics, _, _ in rows.values()
                           for k in metrics if "PerformanceByCategory/AP@0.5IOU/" in k})
         print(f"{'lever':<10} {'mAP@0.5':>8} " + " ".join(f"{c:>6}" for c in classes)

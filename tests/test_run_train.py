@@ -3,12 +3,14 @@ tiny pictures, two evaluations in ONE process, best/, export, and the exported
 SavedModel detecting in a fresh process that never imports object_detection."""
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from odhelper import cli
@@ -146,6 +148,37 @@ def test_tflite_model_runs(finished_run):
     assert any(o.shape[-1] == 4 for o in outputs)  # boxes among the outputs
     info = json.loads((run_dir / "export" / "tflite.json").read_text())
     assert info["resize"]["method"] == "bilinear" and not info["resize"]["half_pixel_centers"]
+
+
+def test_whole_pictures_scored_by_tiles_with_the_export(finished_run):
+    from PIL import Image
+
+    from odhelper.engine import predictor
+    from odhelper.engine.tiled import detect_tiled
+
+    run_dir, _, root = finished_run
+    assert cli.main(["evaluate", "-r", str(run_dir), "--tile", "64", "--gallery", "0"]) == 0
+    tiled = json.loads((run_dir / "eval" / "tiled" / "metrics.json").read_text())
+    whole = json.loads((run_dir / "eval" / "metrics.json").read_text())
+    assert tiled["tile"] == {"size": 64, "overlap": 0.2}
+    assert tiled["pictures"] == whole["pictures"] > 0
+    # a picture of 2 x 3 tiles: boxes from every tile come back in the picture's pixels
+    pixels = np.tile(np.asarray(Image.open(root / "pictures" / "pic000.jpg").convert("RGB")),
+                     (2, 3, 1))
+    found = detect_tiled(predictor.load_model(run_dir), pixels, 64, 0.2)
+    assert len(found.scores) > 0
+    assert (found.yxyx >= -1).all() and (found.yxyx[:, [0, 2]] <= 129).all() and \
+        (found.yxyx[:, [1, 3]] <= 193).all()
+    assert (found.yxyx[:, 1] >= 64).any() and (found.yxyx[:, 0] >= 64).any()
+    big = root / "big"
+    big.mkdir()
+    Image.fromarray(pixels).save(big / "six.png")
+    out = root / "tiled-predictions"
+    assert cli.main(["predict", "-m", str(run_dir), "-i", str(big), "-o", str(out),
+                     "--tile", "64", "-t", "0"]) == 0
+    with open(out / "detections.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert rows and max(float(r["xmax"]) for r in rows) > 64  # in the whole picture's pixels
 
 
 def test_finished_run_says_so(finished_run):

@@ -19,6 +19,8 @@ def run(options) -> int:
     result = evaluate(options)
     label = "TEST split (scored apart; never used to choose)" if result.split == "test" \
         else "validation split"
+    if result.tile:
+        label += f", whole pictures by {result.tile} px tiles"
     print(f"\nPer-class results of {result.checkpoint} (step {result.step}) on the "
           f"{label}, score threshold {options.threshold}:")
     print(tables.text(tables.CLASS_HEADERS, tables.class_cells(result.classes)))

@@ -21,16 +21,20 @@ def _quantiles(values: list[float]) -> list[float]:
     return [round(ordered[round(q * last)], 4) for q in QUANTILES]
 
 
-def _relative(box, item) -> tuple[float, float, float, float]:
-    """Centre x, centre y, width and height as shares of the picture's sides."""
+def _relative(box, item, tile: int = 0) -> tuple[float, float, float, float]:
+    """Centre x, centre y, width and height as shares of the picture's sides (with
+    --tile, the sizes as shares of the tile's: the model's input is a tile)."""
     width, height = max(1, item.width), max(1, item.height)
+    seen_w, seen_h = (min(width, tile), min(height, tile)) if tile else (width, height)
     return ((box.xmin + box.xmax) / 2 / width, (box.ymin + box.ymax) / 2 / height,
-            (box.xmax - box.xmin) / width, (box.ymax - box.ymin) / height)
+            (box.xmax - box.xmin) / seen_w, (box.ymax - box.ymin) / seen_h)
 
 
-def statistics(label_ids: dict[str, int], parts: dict[str, list], seed: int = 0) -> dict:
+def statistics(label_ids: dict[str, int], parts: dict[str, list], seed: int = 0,
+               tile: int = 0) -> dict:
     """The `box_stats` record of dataset.json (every split's pictures count; the sample
-    is drawn from the training side, each picture once)."""
+    is drawn from the training side, each picture once; shares of the tile's side
+    with --tile)."""
     per_class: dict[str, dict[str, list[float]]] = {
         name: {"width_px": [], "height_px": [], "width": [], "height": [], "aspect": []}
         for name in label_ids}
@@ -44,7 +48,7 @@ def statistics(label_ids: dict[str, int], parts: dict[str, list], seed: int = 0)
             counts.append(len(item.boxes))
             sides.append(min(item.width, item.height))
             for box in item.boxes:
-                _, _, width, height = _relative(box, item)
+                _, _, width, height = _relative(box, item, tile)
                 values = per_class[box.name]
                 values["width_px"].append(box.xmax - box.xmin)
                 values["height_px"].append(box.ymax - box.ymin)
@@ -58,18 +62,18 @@ def statistics(label_ids: dict[str, int], parts: dict[str, list], seed: int = 0)
                     for name, values in per_class.items()},
         "boxes_per_picture": _quantiles(counts) + [max(counts, default=0)],
         "picture_short_side": _quantiles(sides),
-        "sample": _sample(label_ids, parts.get("train", []), seed),
+        "sample": _sample(label_ids, parts.get("train", []), seed, tile),
     }
 
 
-def _sample(label_ids: dict[str, int], items: list, seed: int) -> list[list[float]]:
+def _sample(label_ids: dict[str, int], items: list, seed: int, tile: int) -> list[list[float]]:
     """Up to SAMPLE_SIZE training boxes as [class id, cx, cy, w, h] (shares of the sides)."""
     boxes, seen = [], set()
     for item in items:
         if item.image_path in seen:
             continue
         seen.add(item.image_path)
-        boxes.extend([label_ids[box.name], *(round(v, 4) for v in _relative(box, item))]
+        boxes.extend([label_ids[box.name], *(round(v, 4) for v in _relative(box, item, tile))]
                      for box in item.boxes)
     if len(boxes) > SAMPLE_SIZE:
         boxes = random.Random(seed).sample(boxes, SAMPLE_SIZE)

@@ -27,7 +27,7 @@ from odhelper.data import (background, balance, claims, csvout, discover, format
                            summary, worker)
 from odhelper.options.data import TfrecordOptions
 from odhelper.data.problems import Report, problem
-from odhelper.datasetdir import DatasetDir, DatasetSummary
+from odhelper.datasetdir import PICTURES_CSV, DatasetDir, DatasetSummary
 from odhelper.errors import OdhelperError, UsageError
 from odhelper.rundir import LABEL_MAP
 
@@ -107,6 +107,8 @@ def _stratified(groups: dict[str, list[worker.Item]], options: TfrecordOptions,
                 kept: keep.KeptValidation | None) -> dict[str, list]:
     if kept is not None:  # validation is the kept one: everything new trains
         sides = {key: split.TRAIN for key in groups}
+    elif options.fold:  # audit's folds: fold k validates, the others train
+        sides = split.fold_sides(_units(groups), *options.fold, options.seed)
     else:
         sides = split.split_three(_units(groups), 1.0 - options.train_fraction
                                   - options.test_fraction, options.test_fraction, options.seed)
@@ -224,11 +226,12 @@ def _copy_label_map(options: TfrecordOptions, source: Path) -> str | None:
     return str(target)
 
 
-def _small_outputs(label_ids, parts, output: Path) -> None:
-    """label_map.pbtxt, train.csv, validate.csv, validate.sha256 (into `output`)."""
+def _small_outputs(label_ids, parts, output: Path, root: Path) -> None:
+    """label_map.pbtxt, train.csv, validate.csv, pictures.csv, validate.sha256."""
     labelmap.write(label_ids, output / LABEL_MAP)
     for side, side_items in parts.items():
         csvout.write(csvout.rows(side_items), output / f"{side}.csv")
+    csvout.write_pictures(csvout.picture_rows(parts, root), output / PICTURES_CSV)
     keep.write_index(parts, output)
 
 
@@ -236,7 +239,8 @@ def _context(options: TfrecordOptions, index, kept) -> worker.Context:
     classes = frozenset(labelmap.read(options.label_map)) if options.label_map else None
     return worker.Context(index, options.images, classes, options.skip_difficult,
                           options.verify_pixels, options.background,
-                          hash_early=kept is not None, max_pixels=options.max_pixels)
+                          hash_early=kept is not None, max_pixels=options.max_pixels,
+                          tile=options.tile, tile_overlap=options.tile_overlap)
 
 
 def _nothing_usable(options: TfrecordOptions, found: int, report: Report) -> OdhelperError:
@@ -291,6 +295,9 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
         if not any(parts.values()):
             raise _nothing_usable(options, found, report)
         _commit(results)
+        context.examples = {key: {side: sum(r[key] for s, _, r in results if s == side)
+                                  for side in parts}
+                            for key in ("records", "box_pieces_dropped", "empty_tiles_left_out")}
     finally:
         recordio.clean_temp_files(output)
     log.info("Wrote %d shards, %d images, %.0f MB, in %.2f s", sum(counts.values()),
@@ -374,7 +381,7 @@ def _convert(options: TfrecordOptions, index, kept, output: Path) -> dict:
     background.warn_share(parts[split.TRAIN])
     _report_twins(parts, report)
     summary.report_crowded(parts, report)
-    _small_outputs(label_ids, parts, output)
+    _small_outputs(label_ids, parts, output, index.roots[0])
     content = summary.dataset_record(options, label_ids, parts, shard_names, report,
                                      fingerprint(options, index), found)
     if kept is not None:
@@ -383,6 +390,12 @@ def _convert(options: TfrecordOptions, index, kept, output: Path) -> dict:
         content["balance"] = plan.to_dict()
         usable = {item.image_path for item in parts[split.TRAIN]}
         content["splits"][split.TRAIN]["records"] = sum(i.image_path in usable for i in planned)
+    if options.tile:  # the examples are tiles
+        content["tile"] = {"size": options.tile, "overlap": options.tile_overlap, **{
+            key: sum(context.examples[key].values())
+            for key in ("box_pieces_dropped", "empty_tiles_left_out")}}
+        for side, count in context.examples["records"].items():
+            content["splits"][side]["records"] = count
     content["near_duplicates"] = near.to_dict()
     content["label_map_copy"] = _label_map_copy_target(options)
     content["odhelper_version"] = __version__

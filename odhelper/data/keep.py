@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odhelper import files, log
-from odhelper.data import near_duplicates
+from odhelper.data import csvout, near_duplicates
 from odhelper.data.problems import problem
 from odhelper.datasetdir import HELD_OUT, DatasetDir
 from odhelper.errors import OdhelperError
@@ -121,6 +121,16 @@ class KeptValidation:
                         shutil.copyfile(self.folder / name, temp)
                 else:  # e.g. no .phash from an older odhelper: ours would be of no pictures
                     (output / name).unlink(missing_ok=True)
+        self._copy_picture_rows(old, DatasetDir(output))
+
+    def _copy_picture_rows(self, old: DatasetDir, new: DatasetDir) -> None:
+        """pictures.csv: the kept sides' rows come from the earlier dataset."""
+        if not old.pictures_csv.is_file() or not new.pictures_csv.is_file():
+            return
+        rows = [r for r in csvout.read_pictures(new.pictures_csv) if r["split"] not in self.sides]
+        rows += [r for r in csvout.read_pictures(old.pictures_csv) if r["split"] in self.sides]
+        csvout.write_pictures([tuple(r[c] for c in csvout.PICTURE_COLUMNS) for r in rows],
+                              new.pictures_csv)
 
     def patch_record(self, content: dict) -> None:
         """dataset.json: the kept validate (and test) split and its per-class counts."""

@@ -124,6 +124,22 @@ def split_three(units: list[Unit], validate_fraction: float, test_fraction: floa
     return sides
 
 
+def fold_sides(units: list[Unit], fold: int, folds: int, seed: int) -> dict[str, str]:
+    """{unit key: 'validate' for fold `fold` (1-based) of `folds`, else 'train'}: each
+    fold in turn is drawn from the rest by the stratified rule, so every fold gets
+    its share of each class and the same seed gives the same folds to every call."""
+    rest, sides = list(units), {}
+    for number in range(1, folds + 1):
+        if number == folds:
+            drawn = {u.key for u in rest}
+        else:
+            split = split_units(rest, 1.0 / (folds - number + 1), seed + number)
+            drawn = {key for key, side in split.items() if side == VALIDATE}
+        sides.update({key: VALIDATE if number == fold else TRAIN for key in drawn})
+        rest = [u for u in rest if u.key not in drawn]
+    return sides
+
+
 def _cost(val_images, val_boxes, val_total, target_images, target_boxes, target_total,
           floor, ceiling):
     """Squared distance to the targets; images weigh most, an empty side is forbidden."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from odhelper import log
 from odhelper.constants import MIN_OBJECT_PX, TEMPLATE_MAX_BOXES
 from odhelper.options.data import TfrecordOptions
-from odhelper.data import boxstats
+from odhelper.data import boxstats, tiles
 from odhelper.data.problems import Report, problem
 
 
@@ -47,7 +47,7 @@ def dataset_record(options: TfrecordOptions, label_ids: dict[str, int], parts: d
         "splits": splits,
         "max_boxes_per_image": max((len(i.boxes) for items in parts.values() for i in items),
                                    default=0),
-        "box_stats": boxstats.statistics(label_ids, parts, options.seed),
+        "box_stats": boxstats.statistics(label_ids, parts, options.seed, options.tile),
         "problem_counts": report.counts(),
         "problems": report.to_list(),
         "options": {k: v for k, v in options.affecting_output().items()
@@ -91,6 +91,16 @@ def log_table(content: dict) -> None:
                  "'!': under %d px, too small to match an anchor well):", MIN_OBJECT_PX)
         for text in boxstats.table_lines(content["box_stats"]):
             log.info("%s", text)
+    if content.get("tile"):
+        splits = content["splits"]
+        tile = content["tile"]
+        log.info("Cut into %d px tiles (overlap %.0f%%; box sizes above: of a tile): %s; "
+                 "%d pieces of boxes cut by a tile edge dropped (under %.0f%% of the box "
+                 "inside), %d empty training tiles left out (1 in %d kept as background)",
+                 tile["size"], tile["overlap"] * 100, ", ".join(
+                     f"{side} {part.get('records', 0)} tiles of {part['images']} pictures"
+                     for side, part in splits.items()), tile["box_pieces_dropped"],
+                 tiles.MIN_VISIBLE * 100, tile["empty_tiles_left_out"], tiles.EMPTY_KEPT)
 
 
 def report_crowded(parts: dict[str, list], report: Report) -> None:

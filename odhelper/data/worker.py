@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odhelper import files
-from odhelper.data import example, images, recordio, voc
+from odhelper.data import example, images, recordio, tiles, voc
 from odhelper.data.annotation import Annotation, Box
 from odhelper.data.discover import PAIRED_BY_FILENAME, PAIRED_BY_STEM, FileIndex, ImageFinder, \
     unsafe_reason
@@ -47,6 +47,9 @@ class Context:
     hash_early: bool = False  # hash each image in pass 1 (twins must be exact before the split)
     items: list | None = None  # pass 2: every planned Item (a forked worker inherits them)
     max_pixels: int = 0  # pictures with more are refused (0: no limit)
+    tile: int = 0  # cut pictures larger than this into tiles, one example each (tiles.py)
+    tile_overlap: float = 0.0
+    examples: dict | None = None  # after pass 2: examples written per side, tiles' losses
 
 
 @dataclass
@@ -260,20 +263,47 @@ def encode_item(item: Item, data: bytes, label_ids: dict[str, int]) -> list[byte
         boxes=item.boxes, label_ids=label_ids)
 
 
-def _records(items: list[Item], label_ids: dict[str, int]):
-    """Each usable item's record; an unusable one is skipped (its reasons are on it)."""
+def encode_tiles(item: Item, data: bytes, label_ids: dict[str, int], train: bool,
+                 counts: dict[str, int]) -> list[list[bytes]]:
+    """One example per tile of the picture (tiles.py), named `name@x,y`; `counts`
+    adds the box pieces dropped and the empty training tiles left out."""
+    ctx: Context = _context["ctx"]
+    encoded, _ = images.stored_bytes(data, item.format, item.mode, item.rotate)
+    found, dropped = [], [0]
+    for window, jpeg in tiles.windows_of(encoded, item.width, item.height, ctx.tile,
+                                         ctx.tile_overlap):
+        name = f"{item.image_name}@{window[0]},{window[1]}"
+        boxes = tiles.clipped(item.boxes, window, dropped)
+        if train and not boxes and not tiles.keeps_empty(name):
+            counts["empty_tiles_left_out"] += 1
+            continue
+        found.append(example.detection_chunks(
+            encoded=jpeg, image_format="jpeg", width=window[2] - window[0],
+            height=window[3] - window[1], filename=os.path.basename(name), source_id=name,
+            sha256=hashlib.sha256(jpeg).hexdigest(), boxes=boxes, label_ids=label_ids))
+    counts["box_pieces_dropped"] += dropped[0]
+    return found
+
+
+def _records(items: list[Item], label_ids: dict[str, int], counts: dict[str, int],
+             train: bool):
+    """Each usable item's record (its tiles' with --tile); an unusable one is skipped
+    (its reasons are on it). `counts` counts the examples (and the tiles' losses)."""
+    tiled = _context["ctx"].tile
     for item in items:
         data = inspect_image(item)
         if data is None:
             continue
         try:
-            chunks = encode_item(item, data, label_ids)
+            examples = encode_tiles(item, data, label_ids, train, counts) if tiled else \
+                [encode_item(item, data, label_ids)]
         except Exception as exc:  # noqa: BLE001 - costs only this image
             item.usable = False
             item.problems.append(problem(item.xml, "failed_while_writing",
                                          f"{item.image_name}: {type(exc).__name__}: {exc}"))
             continue
-        yield chunks
+        counts["records"] += len(examples)
+        yield from examples
 
 
 def _outcome(item: Item, candidates: list[Box]) -> tuple:
@@ -298,11 +328,12 @@ def write_shard(target: str, numbers: list[int], label_ids: dict[str, int]) -> d
     items = [_context["ctx"].items[number] for number in numbers]
     candidates = [item.boxes for item in items]
     temp = recordio.temp_path(Path(target))
+    counts = dict.fromkeys(("records", "box_pieces_dropped", "empty_tiles_left_out"), 0)
+    train = Path(target).name.startswith("train")
     try:
         with open(temp, "wb") as stream:
-            written = recordio.write_records(stream, _records(items, label_ids))
+            written = recordio.write_records(stream, _records(items, label_ids, counts, train))
     except OSError as exc:  # a full disk: the parent removes the temp shards
         raise files.named(exc, target) from None
-    return {"target": target, "temp": str(temp), "bytes": written,
-            "records": sum(1 for item in items if item.usable),
+    return {"target": target, "temp": str(temp), "bytes": written, **counts,
             "outcomes": [_outcome(item, boxes) for item, boxes in zip(items, candidates)]}

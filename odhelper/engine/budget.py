@@ -16,6 +16,7 @@ from odhelper import log
 from odhelper.constants import UNSET_STEPS
 from odhelper.engine.trainer import Hook, Trainer
 
+REFIT_SECONDS = 30.0  # between estimates of the steps left, evaluations or not
 EVALUATIONS = 5  # evaluations of a budgeted run, the last at its end (unless --eval-every)
 WARM_STEPS, WARM_SECONDS = 10, 10.0  # timed before the first estimate
 
@@ -82,14 +83,17 @@ class TimeBudget(Hook):
         self.deadline, self.reserve, self.schedule = deadline, reserve, schedule
         self.eval_seconds, self.fixed_cadence, self.record = eval_seconds, fixed_cadence, record
         self.estimated = self.eval_timed = self.recorded = False
-        self._period_end = None
+        self._period_end = self._fitted_at = None
 
     def after_step(self, trainer: Trainer, losses: dict[str, float]) -> None:
         self._period_end = time.monotonic()
         steps, seconds = trainer._timed  # noqa: SLF001 - the trainer's own step timing
         if not self.estimated and steps >= WARM_STEPS and seconds >= WARM_SECONDS:
-            self.estimated = True
+            self.estimated, self._fitted_at = True, self._period_end
             self._fit(trainer, "first estimate")
+        elif self.estimated and self._period_end - self._fitted_at >= REFIT_SECONDS:
+            self._fitted_at = self._period_end  # the machine's pace changes: a busy neighbour
+            self._fit(trainer, "re-estimated")
 
     def after_eval_period(self, trainer: Trainer) -> None:
         if self._period_end is not None and trainer.step < trainer.total_steps:

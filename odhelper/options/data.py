@@ -48,6 +48,16 @@ def split_fractions(ratio) -> tuple[float, float, float]:
                      "train), a fraction in (0, 1), or train,validate,test such as 8,1,1")
 
 
+TILE_OVERLAP = 0.2
+
+
+def check_tile(command: str, tile: int | None, overlap: float) -> None:
+    if tile and tile < 64:
+        raise UsageError(f"{command}: --tile must be 0 or >= 64 px, got {tile}")
+    if not 0.0 <= overlap < 0.9:
+        raise UsageError(f"{command}: --tile-overlap must be within [0, 0.9), got {overlap}")
+
+
 @dataclass
 class DataInputOptions:
     """How the annotations are read, checked and split: the options `odhelper tfrecord`
@@ -88,6 +98,11 @@ class DataInputOptions:
                                  "pixel data that the header and end-marker checks miss)")
     max_pixels: int = option(MAX_PIXELS, "refuse pictures with more pixels (width x height) "
                              "than this, which would exhaust memory in training; 0 = no limit")
+    tile: int = option(0, "cut pictures larger than SIZE px into SIZE x SIZE tiles, one "
+                       "example each (small objects in large pictures keep their pixels; the "
+                       "split is made on whole pictures first); evaluate and predict with "
+                       "--tile SIZE then; 0 = whole pictures")
+    tile_overlap: float = option(TILE_OVERLAP, "share of SIZE that neighbouring tiles overlap")
 
     def check_input_fields(self, command: str) -> None:
         """Paths as Path, values in range."""
@@ -98,6 +113,7 @@ class DataInputOptions:
             raise UsageError(f"{command}: --balance-threshold must be >= 0")
         if self.max_pixels < 0:
             raise UsageError(f"{command}: --max-pixels must be >= 0")
+        check_tile(command, self.tile, self.tile_overlap)
 
     def input_fields(self) -> dict:
         """These options' values (to make a TfrecordOptions from another command's)."""
@@ -131,6 +147,8 @@ class TfrecordOptions(DataInputOptions):
     shards: int = option(0, "train shards (validate gets a share by size); 0 = automatic, "
                          "100-200 MB per shard")
     workers: int = option(0, "parallel worker processes; 0 = all cores")
+    fold: list[int] = option(help="[k, K]: validate on fold k of K, train on the others "
+                             "(odhelper audit's folds)", factory=list, cli=False)
     copy_label_map: bool = option(False, "also copy label_map.pbtxt to label_maps/<name>.pbtxt "
                                   "of the odhelper checkout you work in (the original helper "
                                   "tool's place for label maps)")
@@ -182,6 +200,8 @@ class TfrecordOptions(DataInputOptions):
     def affecting_output(self) -> dict:
         """The options that change the records (for the fingerprint)."""
         extra = {"test_ratio": self.test_fraction} if self.test_fraction else {}
+        if self.fold:
+            extra["fold"] = list(self.fold)
         if self.split_from != "ratio":
             extra["split_from"] = self.split_from
         return {**extra, "split_ratio": self.train_fraction, "seed": self.seed,
@@ -193,4 +213,5 @@ class TfrecordOptions(DataInputOptions):
                 else None,
                 "input": str(self.input.resolve()), "format": self.format,
                 "negatives": str(self.negatives.resolve()) if self.negatives else None,
-                "balance": self.balance, "balance_threshold": self.balance_threshold}
+                "balance": self.balance, "balance_threshold": self.balance_threshold,
+                **({"tile": self.tile, "tile_overlap": self.tile_overlap} if self.tile else {})}

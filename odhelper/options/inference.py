@@ -7,6 +7,7 @@ from pathlib import Path
 
 from odhelper.errors import UsageError
 from odhelper.options.artifacts import ArtifactOptions
+from odhelper.options.data import TILE_OVERLAP, check_tile
 from odhelper.options.fields import option
 from odhelper.options.training import (ANCHOR_MODES, ANCHORS_HELP, IMAGE_SIZE_HELP, Augmentation,
                                        check_image_size)
@@ -79,6 +80,10 @@ class EvaluateOptions:
     target_recall: float | None = option(None, "operating point per class: the highest "
                                          "threshold reaching this recall (default: max F1)")
     gallery: int = option(6, "worst false positives and misses drawn per class (0: none)")
+    tile: int | None = option(None, "score whole pictures by SIZE x SIZE tiles (and the whole "
+                              "picture), detections merged, with the exported model (into "
+                              "RUN/eval/tiled/); default: the dataset's --tile, 0 = off")
+    tile_overlap: float = option(TILE_OVERLAP, "share of SIZE that neighbouring tiles overlap")
 
     def __post_init__(self):
         _required(self, "run_dir")
@@ -94,6 +99,7 @@ class EvaluateOptions:
                 raise UsageError(f"targets must be within (0, 1], got {target}")
         if self.gallery < 0:
             raise UsageError(f"--gallery must be >= 0, got {self.gallery}")
+        check_tile("evaluate", self.tile, self.tile_overlap)
 
 
 @dataclass
@@ -115,6 +121,9 @@ class PredictOptions:
     draw: bool = option(True, "write each picture with its boxes drawn")
     calls: int = option(0, "model calls running at once (0 = 2 per core)",
                         old_flags=("--workers",))
+    tile: int = option(0, "detect by SIZE x SIZE tiles and on the whole picture, merged (for "
+                       "a model trained with --tile; pictures only); 0 = whole pictures")
+    tile_overlap: float = option(TILE_OVERLAP, "share of SIZE that neighbouring tiles overlap")
 
     def __post_init__(self):
         _required(self, "model", "input", "output")
@@ -127,6 +136,7 @@ class PredictOptions:
             _threshold(self.threshold)
         if self.calls < 0:
             raise UsageError(f"--calls must be >= 0, got {self.calls}")
+        check_tile("predict", self.tile, self.tile_overlap)
 
 
 @dataclass

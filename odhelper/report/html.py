@@ -117,6 +117,11 @@ def run_facts(options: dict, dataset: dict | None, records: list[dict],
         splits = dataset.get("splits", {})
         facts.append(("Dataset", f"{dataset.get('name', '?')}: " + ", ".join(
             f"{v.get('images', '?')} {side}" for side, v in splits.items()) + " pictures"))
+        if dataset.get("tile"):
+            tile = dataset["tile"]
+            facts.append(("Tiled", f"trained and evaluated on {tile['size']} px tiles (overlap "
+                          f"{tile['overlap']:.0%}): the metrics below are of tiles; whole "
+                          "pictures by tiles: eval/tiled/ (odhelper evaluate)"))
     facts.append(("Steps", f"{last.get('final step', '?')} of {options.get('steps', '?')}"
                   + (f" ({last['epochs']} epochs)" if "epochs" in last else "")
                   + (f", fitted to the time budget {options['time']}" if options.get("time")
@@ -158,6 +163,16 @@ def augmentation_section(run_dir: RunDir, steps: list[str] | None) -> str:
         "resized, before the model's pixel normalisation), with their boxes.</p>")
 
 
+def audit_section(run_dir: RunDir) -> str:
+    """A link to the run's `odhelper audit` page, when there is one."""
+    page = run_dir.audit.page
+    if not page.is_file():
+        return markup.note(f"no audit yet: odhelper audit -r {run_dir.root} ranks the "
+                           "validation pictures whose boxes look wrong.")
+    link = html.escape(page.relative_to(run_dir.root).as_posix())
+    return f'<p><a href="{link}">{link}</a>: pictures whose boxes look wrong, data health.</p>'
+
+
 def build_report(run_dir: RunDir, output: Path | None = None,
                  samples: report_samples.Samples | None = None,
                  augmentation: list[str] | None = None) -> Path:
@@ -197,6 +212,7 @@ def build_report(run_dir: RunDir, output: Path | None = None,
                                         tables.read_class_csv(letters)])
          if letters.is_file() else markup.note("run evaluate with --per-image-table N.")),
         *((key, title, build(run_dir)) for key, title, build in ERROR_SECTIONS),
+        ("audit", "Label audit", audit_section(run_dir)),
         ("timings", "Stage timings", timings_section(records)),
         ("options", "Run options (run.yaml)",
          f"<pre>{html.escape(json.dumps(options, indent=2, default=str))}</pre>"

@@ -139,7 +139,7 @@ def _evaluate(options: DemoOptions, result: DemoResult) -> None:
     from odhelper.workflows.evaluate import evaluate
 
     folder = DemoDir(options.out)
-    evaluation = evaluate(EvaluateOptions(run_dir=folder.run.root))
+    evaluation = evaluate(EvaluateOptions(run_dir=folder.run.root, tile=0))
     result.metrics.update(evaluation.metrics)
     for row in evaluation.classes:
         log.info("Class %-10s AP@0.5 %.4f  COCO AP %.4f  (%d boxes)", row.name, row.ap_voc,

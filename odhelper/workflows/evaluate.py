@@ -23,6 +23,7 @@ from odhelper.constants import HEADLINE_METRICS, PASCAL_MAP50
 from odhelper.errors import OdhelperError
 from odhelper.metrics import error_tables, errors, per_class, per_image, tables
 from odhelper.options.inference import EvaluateOptions
+from odhelper.datasetdir import DatasetDir
 from odhelper.rundir import RunDir
 
 
@@ -40,6 +41,7 @@ class Evaluation:
     thresholds_file: Path | None = None  # export/thresholds.json when it was (re)written
     rule: dict = field(default_factory=dict)  # {"target_precision": P} | {"target_recall": R} | {}
     reused: bool = False  # the run's stored per-picture results, not a new scoring
+    tile: int = 0  # whole pictures scored by tiles of this size
 
 
 def run_label_map(run_dir: RunDir, configs) -> Path:
@@ -124,6 +126,22 @@ def _scored(run_dir: RunDir, configs, checkpoint: str, step: int, records: list[
     return results, False
 
 
+def split_results(run_dir: RunDir, checkpoint: str, split: str):
+    """(per-picture results, step) of `checkpoint` on the run's `split` records."""
+    from odhelper.engine import records
+    from odhelper.engine.restore import checkpoint_step
+
+    configs = load_run_configs(run_dir)
+    checkpoint = run_dir.checkpoint(checkpoint)
+    found = records.split_record_files(configs, split)
+    step = checkpoint_step(checkpoint)
+    if Path(checkpoint).parent.resolve() == run_dir.exported.checkpoint_dir.resolve():
+        step = int(run_dir.exported.recorded().get("step", step))  # its copy saves no step
+    results, _ = _scored(run_dir, configs, checkpoint, step, found,
+                         run_label_map(run_dir, configs), stored_ok=split == "validate")
+    return results, step
+
+
 def evaluate(options: EvaluateOptions) -> Evaluation:
     """Score the checkpoint on every record of the split (or reuse the run's scoring
     of it), build and save the tables and the error analysis (the run folder opened
@@ -144,22 +162,30 @@ def _evaluate(options: EvaluateOptions, run_dir: RunDir) -> Evaluation:
     from odhelper.engine.restore import checkpoint_step
 
     configs = load_run_configs(run_dir)
-    checkpoint = run_dir.checkpoint(options.checkpoint)
     label_map = run_label_map(run_dir, configs)
     categories = categories_of(label_map)
     records = records.split_record_files(configs, options.split, options.records or None)
-    step = checkpoint_step(checkpoint)
-    if Path(checkpoint).parent.resolve() == run_dir.exported.checkpoint_dir.resolve():
-        step = int(run_dir.exported.recorded().get("step", step))  # its copy saves no step
-    results, reused = _scored(run_dir, configs, checkpoint, step, records, label_map,
-                              stored_ok=options.split == "validate")
+    tile = _tile(options, run_dir)
+    if tile:
+        from odhelper.workflows.tiled_eval import tiled_results
+
+        checkpoint, reused = exported_checkpoint(run_dir), False
+        results, step = tiled_results(run_dir, options.split, tile, options.tile_overlap,
+                                      label_map)
+    else:
+        checkpoint = run_dir.checkpoint(options.checkpoint)
+        step = checkpoint_step(checkpoint)
+        if Path(checkpoint).parent.resolve() == run_dir.exported.checkpoint_dir.resolve():
+            step = int(run_dir.exported.recorded().get("step", step))  # its copy saves no step
+        results, reused = _scored(run_dir, configs, checkpoint, step, records, label_map,
+                                  stored_ok=options.split == "validate")
     unique_ids(results)
     metrics = per_class.od_api_metrics(results, categories)
     evaluation = Evaluation(checkpoint, step, metrics,
                             per_class.class_table(results, categories, options.threshold,
                                                   metrics), split=options.split,
-                            rule=chosen_rule(options, run_dir), reused=reused)
-    place = run_dir.evaluation(options.split)
+                            rule=chosen_rule(options, run_dir), reused=reused, tile=tile)
+    place = run_dir.evaluation(options.split, tiled=bool(tile))
     evaluation.outputs += tables.save_class_table(evaluation.classes, place.root)
     if options.per_image_table:
         evaluation.letters = per_image.letter_table(results, categories,
@@ -168,12 +194,27 @@ def _evaluate(options: EvaluateOptions, run_dir: RunDir) -> Evaluation:
     files.write_json(place.metrics, {
         "checkpoint": checkpoint, "step": evaluation.step, "records": records,
         "split": options.split, "threshold": options.threshold, "pictures": len(results),
+        "tile": {"size": tile, "overlap": options.tile_overlap} if tile else None,
         "metrics": metrics})
     evaluation.outputs.append(place.metrics)
     error_analysis(evaluation, options, results, categories, records, label_map, place)
-    if options.split == "validate":
+    if options.split == "validate" and not tile:  # predict's points: whole-picture scoring
         _write_points(run_dir, evaluation, records, place)
     return evaluation
+
+
+def _tile(options: EvaluateOptions, run_dir: RunDir) -> int:
+    """--tile, else the tile size of the run's dataset (its examples are tiles: whole
+    pictures are scored tile by tile), else 0."""
+    if options.tile is not None:
+        return options.tile
+    folder = run_dir.dataset_folder()
+    found = DatasetDir(folder).read_or_none() if folder else None
+    size = int((found.raw.get("tile") or {}).get("size", 0)) if found else 0
+    if size:
+        log.info("The run's dataset is cut into %d px tiles: whole pictures are scored by "
+                 "tiles (--tile 0: its tile records instead)", size)
+    return size
 
 
 def _write_points(run_dir: RunDir, evaluation: Evaluation, records: list[str], place) -> None:
@@ -240,16 +281,19 @@ def has_split(run_dir: RunDir, split: str) -> bool:
 
 def log_headline(evaluation: Evaluation, run_dir: RunDir) -> None:
     overall = evaluation.classes[-1]
-    log.info("%s: mAP@0.5 %.4f, precision %.4f, recall %.4f at %.2f (%d pictures) -> %s",
+    tiled = evaluation.tile
+    log.info("%s%s: mAP@0.5 %.4f, precision %.4f, recall %.4f at %.2f (%d pictures) -> %s",
              "TEST split" if evaluation.split == "test" else "Validation split",
+             f", whole pictures by {tiled} px tiles" if tiled else "",
              evaluation.metrics.get(PASCAL_MAP50, float("nan")), overall.precision,
-             overall.recall, 0.5, overall.images, run_dir.evaluation(evaluation.split).root)
+             overall.recall, 0.5, overall.images,
+             run_dir.evaluation(evaluation.split, tiled=bool(tiled)).root)
 
 
 def evaluate_exported(run_dir: RunDir, checkpoint: str) -> Evaluation:
     """The exported checkpoint on the validation split: tables, error analysis and the
     operating points shipped with the model (the recorded rule)."""
-    found = evaluate(EvaluateOptions(run_dir=run_dir.root, checkpoint=checkpoint,
+    found = evaluate(EvaluateOptions(run_dir=run_dir.root, checkpoint=checkpoint, tile=0,
                                      per_image_table=10))
     log_headline(found, run_dir)
     return found
@@ -262,12 +306,24 @@ def score_test_split(run_dir: RunDir) -> None:
     if not has_split(run_dir, "test"):
         return
     try:
-        found = evaluate(EvaluateOptions(run_dir=run_dir.root, split="test",
+        found = evaluate(EvaluateOptions(run_dir=run_dir.root, split="test", tile=0,
                                          checkpoint=exported_checkpoint(run_dir),
                                          per_image_table=10))
         log_headline(found, run_dir)
     except Exception as error:  # noqa: BLE001 - the trained run stands
         log.warning("Test split evaluation failed: %s", error)
+
+
+def score_tiled(run_dir: RunDir) -> None:
+    """What `odhelper run` does at its end when its dataset is cut into tiles: whole
+    validation pictures scored by tiles with the export (the figure that counts). A
+    failure is logged; the run stands."""
+    if not _tile(EvaluateOptions(run_dir=run_dir.root), run_dir):
+        return
+    try:
+        log_headline(evaluate(EvaluateOptions(run_dir=run_dir.root)), run_dir)
+    except Exception as error:  # noqa: BLE001 - the trained run stands
+        log.warning("Tiled evaluation failed: %s", error)
 
 
 def exported_checkpoint(run_dir: RunDir) -> str:

@@ -71,6 +71,10 @@ def _predict(options: PredictOptions, result: PredictResult) -> None:
     result.rule = thresholds.decide(model.folder, options.threshold)
     log.info("%s%s", result.rule.describe(),
              "; --threshold sets one for all" if result.rule.per_class else "")
+    if options.tile:
+        log.info("Pictures by %d px tiles (overlap %.0f%%) and whole, detections merged%s",
+                 options.tile, options.tile_overlap * 100,
+                 "; videos: whole frames" if videos else "")
     for video in videos:
         from odhelper.workflows.video import predict_video
         result.videos.append(predict_video(model, video, root, options.output, result.rule))
@@ -83,8 +87,13 @@ def _pictures(model, paths, root, options: PredictOptions, result: PredictResult
     started = time.perf_counter()
     names = model.class_names
     with ThreadPoolExecutor(max_workers=2) as pool:
-        stream = predictor.detect(model, paths, root, result.problems, result.rule,
-                                  options.calls)
+        if options.tile:
+            from odhelper.engine.tiled import detect_pictures
+            stream = detect_pictures(model, paths, root, result.problems, result.rule,
+                                     options.tile, options.tile_overlap)
+        else:
+            stream = predictor.detect(model, paths, root, result.problems, result.rule,
+                                      options.calls)
         for prediction in log.progress(stream, total=len(paths), desc="predict", unit="img"):
             result.pictures += 1
             result.detections += len(prediction.detections)

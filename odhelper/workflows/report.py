@@ -35,7 +35,7 @@ def ensure_evaluated(run_dir: RunDir) -> None:
     log.info("Report: %s has no per-class table of %s; evaluating", run_dir,
              Path(checkpoint).name)
     try:
-        evaluate(EvaluateOptions(run_dir=run_dir.root, checkpoint=checkpoint,
+        evaluate(EvaluateOptions(run_dir=run_dir.root, checkpoint=checkpoint, tile=0,
                                  per_image_table=10))
     except Exception as exc:  # noqa: BLE001 - the report still shows everything else
         log.warning("Report: evaluation failed (%s); per-class sections left empty", exc)

@@ -209,7 +209,7 @@ def _worker(options: RunOptions, run_dir: RunDir) -> RunResult:
 
 
 def _run(options: RunOptions, run_dir: RunDir, plan: resume.Plan, stage) -> RunResult:
-    from odhelper.workflows.evaluate import score_test_split
+    from odhelper.workflows.evaluate import score_test_split, score_tiled
     from odhelper.workflows.export import export_run
 
     started = time.perf_counter()
@@ -230,6 +230,7 @@ def _run(options: RunOptions, run_dir: RunDir, plan: resume.Plan, stage) -> RunR
     if options.export:
         result.exported = export_run(run_dir, options)
         score_test_split(run_dir)
+        score_tiled(run_dir)
     result.export = run_dir.export if run_dir.saved_model.exists() else None
     if options.report and not (finished and run_dir.report.exists() and
                                not (result.exported and result.exported.made)):

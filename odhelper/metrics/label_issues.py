@@ -1,0 +1,158 @@
+"""Which annotations are likely wrong, judged by a model that did not train on them.
+
+The approach follows the ObjectLab paper (Tkachenko et al., 2023, "ObjectLab: Automated
+Diagnosis of Mislabeled Images in Object Detection Data"): compare each picture's
+boxes with out-of-sample detections and score four kinds of issue, each in [0, 1]
+(higher: more likely wrong):
+
+- swap: a label box the model covers (IoU >= 0.5) with another class, confidently,
+  and not with the label's class;
+- bad location: a label box with no detection of its class on it, while a detection
+  of its class lies near it (IoU > 0 or its centre within the box's size) and no
+  other label box of that class explains that detection;
+- overlooked: a confident detection that no label box of any class overlaps;
+- spurious: a label box that no detection of any class supports.
+
+A detection's score is read relative to the model's usual confidence on a real object
+of its class u (the median best same-class score on its label boxes): p / (p + u), 0.5
+at the usual level, so a weak model whose right answers score 0.2 still ranks its
+doubts. A label box without support counts as much as the model's recall of its
+class makes a missing detection telling. A picture scores its worst issue.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from odhelper.detections import class_name
+from odhelper.metrics.matching import ImageResult, iou
+
+SWAP, LOCATION, OVERLOOKED, SPURIOUS = "swap", "bad location", "overlooked", "spurious"
+KINDS = (SWAP, LOCATION, OVERLOOKED, SPURIOUS)
+COVER_IOU = 0.5  # a detection on a label box
+SUPPORT_IOU = 0.3  # any support of a label box
+LOWEST_SCORE = 0.05  # detections scoring less are ignored
+TYPICAL_FLOOR = 0.05  # the typical confidence of a class is at least this
+
+
+@dataclass
+class Issue:
+    picture: str  # the evaluation's image id
+    kind: str
+    class_name: str  # the label's class ("" for overlooked)
+    suggested: str  # the model's class (swap, overlooked), else ""
+    label_box: tuple | None  # pixels xmin, ymin, xmax, ymax
+    model_box: tuple | None
+    score: float
+
+    def to_row(self) -> dict:
+        def box(value):
+            return "" if value is None else " ".join(f"{v:.0f}" for v in value)
+        return {"kind": self.kind, "class": self.class_name, "suggested_class": self.suggested,
+                "label_box": box(self.label_box), "model_box": box(self.model_box),
+                "score": f"{self.score:.4f}"}
+
+
+@dataclass
+class PictureIssues:
+    picture: str
+    score: float
+    issues: list[Issue]
+
+
+def _xyxy(yxyx) -> tuple:
+    return tuple(float(v) for v in (yxyx[1], yxyx[0], yxyx[3], yxyx[2]))
+
+
+def typical_confidence(results: Sequence[ImageResult]) -> dict[int, tuple[float, float]]:
+    """Per class id: (the median over its label boxes of the best score of a detection of
+    its class covering it, at least TYPICAL_FLOOR; the share of its label boxes that
+    such a detection covers at all: the model's recall)."""
+    best: dict[int, list[float]] = {}
+    for result in results:
+        found = result.detections
+        overlaps = iou(result.gt_boxes, found.yxyx) if len(found.scores) else None
+        for row, label in enumerate(result.gt_classes):
+            score = 0.0
+            if overlaps is not None:
+                on = (overlaps[row] >= COVER_IOU) & (found.classes == label) & \
+                    (found.scores >= LOWEST_SCORE)
+                score = float(found.scores[on].max()) if on.any() else 0.0
+            best.setdefault(int(label), []).append(score)
+    return {label: (max(TYPICAL_FLOOR, float(np.median(scores))),
+                    float(np.mean(np.array(scores) > 0))) for label, scores in best.items()}
+
+
+def _near(label_box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Detections whose centre lies within one box size of the label box's centre."""
+    size = np.maximum(label_box[2:] - label_box[:2], 1.0)
+    centre = (label_box[:2] + label_box[2:]) / 2
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    return (np.abs(centres - centre) <= size).all(axis=1)
+
+
+def _support(value: float) -> float:
+    """A detection at the model's usual confidence (relative 0.5) supports fully."""
+    return min(1.0, 2.0 * value)
+
+
+def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float]],
+                   names: Mapping[int, str]) -> PictureIssues:
+    """Every issue of one picture (at most one per label box, one per detection)."""
+    found = result.detections
+    keep = found.scores >= LOWEST_SCORE
+    boxes, classes, raw = found.yxyx[keep], found.classes[keep], found.scores[keep]
+    usual = np.array([typical.get(int(c), (TYPICAL_FLOOR, 1.0))[0] for c in classes],
+                     np.float32)
+    relative = raw / (raw + usual) if len(raw) else raw  # 0.5 at the class's usual score
+    overlaps = iou(result.gt_boxes, boxes) if len(boxes) else np.zeros((len(result.gt_boxes), 0))
+    explained = (overlaps >= COVER_IOU) & (result.gt_classes[:, None] == classes[None, :])
+    used = np.zeros(len(boxes), bool)  # detections that explain a label box's issue
+    issues = []
+    for row, label in enumerate(result.gt_classes):
+        label, label_box = int(label), result.gt_boxes[row]
+        same, covering = classes == label, overlaps[row] >= COVER_IOU
+        on_label = _support(float(relative[covering & same].max())) \
+            if (covering & same).any() else 0.0
+        used |= covering  # a detection on a label box is never "overlooked"
+        candidates = []
+        other = covering & ~same
+        if other.any():
+            pick = int(np.flatnonzero(other)[np.argmax(relative[other])])
+            candidates.append((relative[pick] * (1.0 - on_label), SWAP, pick))
+        free = same & ~covering & ~explained.any(axis=0)
+        nearby = free & ((overlaps[row] > 0) | _near(label_box, boxes)) if len(boxes) else free
+        near_support = relative * np.minimum(1.0, overlaps[row] / COVER_IOU)
+        support = _support(float(near_support.max())) if len(boxes) else 0.0
+        unsupported = (1.0 - support) * typical.get(label, (TYPICAL_FLOOR, 1.0))[1]
+        if nearby.any():  # the box is likely the object's displaced box, not a ghost
+            away = relative * (1.0 - overlaps[row] / COVER_IOU)
+            pick = int(np.flatnonzero(nearby)[np.argmax(away[nearby])])
+            candidates.append((max(away[pick] * (1.0 - on_label), unsupported), LOCATION,
+                               pick))
+        else:
+            candidates.append((unsupported, SPURIOUS, None))
+        score, kind, pick = max(candidates, key=lambda c: c[0])
+        if pick is not None:
+            used[pick] = True
+        issues.append(Issue(result.image_id, kind, class_name(names, label),
+                            class_name(names, classes[pick]) if kind == SWAP else "",
+                            _xyxy(label_box), None if pick is None else _xyxy(boxes[pick]),
+                            float(score)))
+    touching = (overlaps > 0).any(axis=0) if len(result.gt_boxes) else np.zeros(len(boxes), bool)
+    for pick in np.flatnonzero(~used & ~touching):
+        issues.append(Issue(result.image_id, OVERLOOKED, "", class_name(names, classes[pick]),
+                            None, _xyxy(boxes[pick]), float(relative[pick])))
+    issues.sort(key=lambda issue: -issue.score)
+    worst = issues[0].score if issues else 0.0
+    return PictureIssues(result.image_id, worst, issues)
+
+
+def rank(results: Sequence[ImageResult], names: Mapping[int, str]) -> list[PictureIssues]:
+    """Pictures, most likely mislabeled first (ties: by name, for a stable order)."""
+    typical = typical_confidence(results)
+    ranked = [picture_issues(result, typical, names) for result in results]
+    ranked.sort(key=lambda p: (-p.score, p.picture))
+    return ranked
