@@ -157,7 +157,7 @@ def test_whole_pictures_scored_by_tiles_with_the_export(finished_run):
     from odhelper.engine.tiled import detect_tiled
 
     run_dir, _, root = finished_run
-    assert cli.main(["evaluate", "-r", str(run_dir), "--tile", "64", "--gallery", "0"]) == 0
+    assert cli.main(["evaluate", "-r", str(run_dir), "--tile", "64"]) == 0  # galleries too
     tiled = json.loads((run_dir / "eval" / "tiled" / "metrics.json").read_text())
     whole = json.loads((run_dir / "eval" / "metrics.json").read_text())
     assert tiled["tile"] == {"size": 64, "overlap": 0.2}

@@ -106,7 +106,7 @@ class TimeBudget(Hook):
         if not rate:
             return
         if not self.eval_timed:  # the first evaluation traces its function, as step 1 did
-            self.eval_seconds = max(self.eval_seconds, trainer.first_step_seconds or 0.0)
+            self.eval_seconds = max(self.eval_seconds, 0.5 * (trainer.first_step_seconds or 0))
         left = self.deadline - time.monotonic() - self.reserve
         if left < self.eval_seconds:
             log.warning("Time budget: start-up and training so far leave %.0f s of the budget, "

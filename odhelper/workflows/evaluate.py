@@ -170,9 +170,10 @@ def _evaluate(options: EvaluateOptions, run_dir: RunDir) -> Evaluation:
         from odhelper.workflows.tiled_eval import tiled_results
 
         checkpoint, reused = exported_checkpoint(run_dir), False
-        results, step = tiled_results(run_dir, options.split, tile, options.tile_overlap,
-                                      label_map)
+        results, step, picture_files = tiled_results(run_dir, options.split, tile,
+                                                     options.tile_overlap, label_map)
     else:
+        picture_files = None  # the galleries' pictures come from the records
         checkpoint = run_dir.checkpoint(options.checkpoint)
         step = checkpoint_step(checkpoint)
         if Path(checkpoint).parent.resolve() == run_dir.exported.checkpoint_dir.resolve():
@@ -197,7 +198,8 @@ def _evaluate(options: EvaluateOptions, run_dir: RunDir) -> Evaluation:
         "tile": {"size": tile, "overlap": options.tile_overlap} if tile else None,
         "metrics": metrics})
     evaluation.outputs.append(place.metrics)
-    error_analysis(evaluation, options, results, categories, records, label_map, place)
+    error_analysis(evaluation, options, results, categories, records, label_map, place,
+                   picture_files)
     if options.split == "validate" and not tile:  # predict's points: whole-picture scoring
         _write_points(run_dir, evaluation, records, place)
     return evaluation
@@ -238,8 +240,10 @@ def _write_points(run_dir: RunDir, evaluation: Evaluation, records: list[str], p
 
 
 def error_analysis(evaluation: Evaluation, options: EvaluateOptions, results, categories,
-                   records: list[str], label_map: Path, place) -> None:
-    """Confusion matrix, FP kinds, curves, operating points and galleries into `place`."""
+                   records: list[str], label_map: Path, place,
+                   picture_files: list[str] | None = None) -> None:
+    """Confusion matrix, FP kinds, curves, operating points and galleries into `place`
+    (the galleries' pictures read from `picture_files` when given, else the records)."""
     from odhelper.engine import records as record_reader
     from odhelper.report import errors as pictures
 
@@ -257,9 +261,13 @@ def error_analysis(evaluation: Evaluation, options: EvaluateOptions, results, ca
     shutil.rmtree(place.galleries, ignore_errors=True)  # no stale pictures of an earlier run
     if options.gallery:
         wanted = pictures.needed_pictures(analysis, categories, options.gallery)
-        drawn = pictures.galleries(analysis, results,
-                                   record_reader.pictures(records, label_map, wanted),
-                                   categories, options.gallery, place)
+        if picture_files is None:
+            found = record_reader.pictures(records, label_map, wanted)
+        else:
+            from odhelper.engine.tiled import read_pixels
+            found = {index: read_pixels(picture_files[index]) for index in wanted}
+        drawn = pictures.galleries(analysis, results, found, categories, options.gallery,
+                                   place)
         evaluation.outputs += [p for kinds in drawn.values() for p in kinds.values()]
     for point in points:
         if not point.met:

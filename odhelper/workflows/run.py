@@ -150,7 +150,11 @@ def _train(options: RunOptions, run_dir: RunDir, plan: resume.Plan, result: RunR
         for hook in hooks:
             if isinstance(hook, EvalHook):
                 result.last_metrics = hook.last_metrics
+        released = time.perf_counter()
         del trainer, hooks, setup  # the training graph goes inside the stage's time
+        released = time.perf_counter() - released
+        if released > 5:  # said when slow: every second after the last evaluation accounted for
+            log.info("Releasing the training graph and its input took %.0f s", released)
     if not chief:
         result.stopped = "worker"
         return False

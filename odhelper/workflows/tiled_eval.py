@@ -15,8 +15,8 @@ from odhelper.rundir import RunDir
 
 
 def tiled_results(run_dir: RunDir, split: str, size: int, overlap: float,
-                  label_map: Path) -> tuple[list[ImageResult], int]:
-    """(results of every picture of `split`, the exported step)."""
+                  label_map: Path) -> tuple[list[ImageResult], int, list[str]]:
+    """(results of every picture of `split`, the exported step, the pictures' files)."""
     from odhelper.engine import predictor
     from odhelper.engine.tiled import detect_tiled, read_pixels
 
@@ -51,4 +51,5 @@ def tiled_results(run_dir: RunDir, split: str, size: int, overlap: float,
             bar.update(1)
     finally:
         bar.close()
-    return results, int(run_dir.exported.recorded().get("step", 0))
+    return results, int(run_dir.exported.recorded().get("step", 0)), \
+        [row["picture"] for row in pictures]
