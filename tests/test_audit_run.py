@@ -15,6 +15,7 @@ from data_support import shared_dataset
 from faults_support import finish, odhelper
 from odhelper.data import voc
 
+pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 CORRUPTED = 16
 PICTURES = 120  # of the 200: two folds of 60 validation pictures
