@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "odhelper"
 LAYERS = {"commands": 6, "cli": 6, "api": 6, "workflows": 5, "engine": 4, "metrics": 4, "report": 4,
           "active": 4, "demo": 3, "data": 3, "pipeline": 3, "doctor": 3, "od": 2,
           "options": 1, "rundir": 1, "datasetdir": 1, "workspace": 1, "thresholds": 1,
-          "detections": 0, "checkpoints": 0, "lock": 0, "signals": 0, "log": 0, "foreign": 0,
+          "detections": 0, "checkpoints": 0, "evalhistory": 0, "lock": 0, "signals": 0, "log": 0, "foreign": 0,
           "files": 0, "errors": 0, "constants": 0,
           "__init__": 0, "__main__": 6}
 

@@ -296,8 +296,7 @@ def _second_pass(context: worker.Context, options: TfrecordOptions, label_ids, p
             raise _nothing_usable(options, found, report)
         _commit(results)
         context.examples = {key: {side: sum(r[key] for s, _, r in results if s == side)
-                                  for side in parts}
-                            for key in ("records", "box_pieces_dropped", "empty_tiles_left_out")}
+                                  for side in parts} for key in worker.EXAMPLE_COUNTS}
     finally:
         recordio.clean_temp_files(output)
     log.info("Wrote %d shards, %d images, %.0f MB, in %.2f s", sum(counts.values()),
@@ -390,12 +389,8 @@ def _convert(options: TfrecordOptions, index, kept, output: Path) -> dict:
         content["balance"] = plan.to_dict()
         usable = {item.image_path for item in parts[split.TRAIN]}
         content["splits"][split.TRAIN]["records"] = sum(i.image_path in usable for i in planned)
-    if options.tile:  # the examples are tiles
-        content["tile"] = {"size": options.tile, "overlap": options.tile_overlap, **{
-            key: sum(context.examples[key].values())
-            for key in ("box_pieces_dropped", "empty_tiles_left_out")}}
-        for side, count in context.examples["records"].items():
-            content["splits"][side]["records"] = count
+    if options.tile:
+        summary.record_tiles(content, options, context.examples)
     content["near_duplicates"] = near.to_dict()
     content["label_map_copy"] = _label_map_copy_target(options)
     content["odhelper_version"] = __version__

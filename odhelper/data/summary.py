@@ -83,6 +83,15 @@ def table_lines(content: dict) -> list[str]:
     return [line.format(*header).rstrip()] + [line.format(*row).rstrip() for row in rows]
 
 
+def record_tiles(content: dict, options: TfrecordOptions, examples: dict) -> None:
+    """dataset.json with --tile: its `tile` record, and each split's records are tiles."""
+    content["tile"] = {"size": options.tile, "overlap": options.tile_overlap,
+                       **{key: sum(examples[key].values()) for key in examples
+                          if key != "records"}}
+    for side, count in examples["records"].items():
+        content["splits"][side]["records"] = count
+
+
 def log_table(content: dict) -> None:
     for text in table_lines(content):
         log.info("%s", text)

@@ -36,6 +36,9 @@ _context: dict = {}
 UNANNOTATED = "odhelper --negatives"  # Annotation.source of a picture without annotation
 
 
+EXAMPLE_COUNTS = ("records", "box_pieces_dropped", "empty_tiles_left_out")  # per shard
+
+
 @dataclass
 class Context:
     index: FileIndex
@@ -328,7 +331,7 @@ def write_shard(target: str, numbers: list[int], label_ids: dict[str, int]) -> d
     items = [_context["ctx"].items[number] for number in numbers]
     candidates = [item.boxes for item in items]
     temp = recordio.temp_path(Path(target))
-    counts = dict.fromkeys(("records", "box_pieces_dropped", "empty_tiles_left_out"), 0)
+    counts = dict.fromkeys(EXAMPLE_COUNTS, 0)
     train = Path(target).name.startswith("train")
     try:
         with open(temp, "wb") as stream:
