@@ -201,7 +201,11 @@ def _input_fields(options: AuditOptions) -> dict:
     if not made.is_file():
         raise OdhelperError(f"{options.dataset}: no {made.name}: not a dataset made by "
                             "odhelper tfrecord")
-    return build(TfrecordOptions, load_yaml(TfrecordOptions, made)).input_fields()
+    fields = build(TfrecordOptions, load_yaml(TfrecordOptions, made)).input_fields()
+    if fields.get("tile"):
+        raise OdhelperError(f"{options.dataset}: cut into tiles; the audit scores whole "
+                            f"pictures: give its input, -i {fields['input']}")
+    return fields
 
 
 def _fold_size(options: AuditOptions, dataset: DatasetDir) -> tuple[int, str, int]:
