@@ -90,3 +90,22 @@ def test_folds_cover_every_unit_once_and_keep_each_class_in_each_fold():
     for fold in held:
         assert any(u.key in fold and "b" in u.class_images for u in units)
     assert folds[0] == split.fold_sides(units, 1, 3, seed=7)  # the same seed, the same folds
+
+
+def test_a_dataset_is_audited_from_its_own_input_options(tmp_path):
+    """`audit -d DATASET` makes its folds with the options the dataset was made with;
+    a tiled dataset is refused, naming its input."""
+    from data_support import options, shared_dataset
+    from odhelper.data.build import build_dataset
+    from odhelper.errors import OdhelperError
+    from odhelper.options.audit import AuditOptions
+    from odhelper.workflows.audit import _input_fields
+
+    source = shared_dataset("playing_cards") / "images" / "test"
+    made = options(source, tmp_path / "plain", skip_difficult=True)
+    build_dataset(made)
+    found = _input_fields(AuditOptions(dataset=tmp_path / "plain", output=tmp_path / "out"))
+    assert found["skip_difficult"] is True and found["input"].resolve() == source.resolve()
+    build_dataset(options(source, tmp_path / "tiled", tile=256))
+    with pytest.raises(OdhelperError, match="cut into tiles.*-i"):
+        _input_fields(AuditOptions(dataset=tmp_path / "tiled", output=tmp_path / "out"))
