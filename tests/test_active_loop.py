@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 
 SIDE = 128
 # Round 0: enough for confident, right boxes on this pool at twice the template's learning
-# rate (measured: 16-18 of its 24 pictures adopted, box precision 0.96-1.0; at the
-# template's rate 300 steps adopt 11-13, 500 steps all 24 in ~50 s more).
+# rate (measured: 15-18 of its 24 pictures adopted, box precision 0.96-1.0; at the
+# template's rate 300 steps adopt 11-13, 500 steps all 24, in ~50 s more).
 INITIAL_STEPS = 300
 LEARNING_RATE = 0.004
 SYNTH = dict(count=1500, holdout=0, pool=24, classes=["circle", "square"], size=SIDE,
@@ -29,7 +29,7 @@ def _argv(root, rounds, *extra):
             "--rounds", str(rounds), "--initial-steps", str(INITIAL_STEPS),
             "--steps-per-round", "10",
             "--threshold", "0.5", "--run-dir", str(root / "run"), "--batch-size", "16",
-            "--from-scratch", "-sr", "0.95",  # 75 validation pictures: each round evaluates
+            "--from-scratch", "-sr", "0.95",  # 75 validation pictures, evaluated every round
             "--set", f"learning_rate={LEARNING_RATE}",
             "--set", f"model.ssd.image_resizer.fixed_shape_resizer.height={SIDE}",
             "--set", f"model.ssd.image_resizer.fixed_shape_resizer.width={SIDE}", *extra]

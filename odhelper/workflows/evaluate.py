@@ -311,7 +311,7 @@ def score_test_split(run_dir: RunDir) -> None:
     """What `odhelper run` does at its end when the dataset has a test split: the
     exported checkpoint scored on it once, reported apart. A failure is logged; the
     run stands."""
-    if not has_split(run_dir, "test"):
+    if not has_split(run_dir, "test") or _scored_already(run_dir, "test", 0):
         return
     try:
         found = evaluate(EvaluateOptions(run_dir=run_dir.root, split="test", tile=0,
@@ -326,12 +326,33 @@ def score_tiled(run_dir: RunDir) -> None:
     """What `odhelper run` does at its end when its dataset is cut into tiles: whole
     validation pictures scored by tiles with the export (the figure that counts). A
     failure is logged; the run stands."""
-    if not _tile(EvaluateOptions(run_dir=run_dir.root), run_dir):
+    tile = _tile(EvaluateOptions(run_dir=run_dir.root), run_dir)
+    if not tile or _scored_already(run_dir, "validate", tile):
         return
     try:
         log_headline(evaluate(EvaluateOptions(run_dir=run_dir.root)), run_dir)
     except Exception as error:  # noqa: BLE001 - the trained run stands
         log.warning("Tiled evaluation failed: %s", error)
+
+
+def _scored_already(run_dir: RunDir, split: str, tile: int) -> bool:
+    """Whether `split` (by `tile` px tiles) was scored with the current export (a run
+    repeated when finished does not score it again)."""
+    import json
+
+    place = run_dir.evaluation(split, tiled=bool(tile))
+    try:
+        scored = json.loads(place.metrics.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    exported = run_dir.exported.recorded()
+    current = bool(exported) and scored.get("step") == exported.get("step") and \
+        scored.get("checkpoint") == exported_checkpoint(run_dir) and \
+        (scored.get("tile") or {}).get("size", 0) == tile
+    if current:
+        log.info("%s: already scored with the exported step %s (%s)", split, scored["step"],
+                 place.metrics)
+    return current
 
 
 def exported_checkpoint(run_dir: RunDir) -> str:
