@@ -34,10 +34,7 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("lifecycle")
     pictures = make_pictures(root / "shapes", count=24, size=64, seed=3)
     run = root / "run"
-    # -sr 9: no test split. Nothing here checks one, and every `odhelper run` that ends
-    # (the resumed one, the repeat of a finished one) would score it again (12-45 s each);
-    # the test split's own tests: test_data_test_split.py, test_report_errors.py
-    argv = ["run", "-m", "ssd_mobilenet_v2_cpu", "-i", pictures, "-sr", "9",
+    argv = ["run", "-m", "ssd_mobilenet_v2_cpu", "-i", pictures, "-sr", "8,1,1",
             "--run-dir", run, "-n", STEPS, "--eval-every", 2, "--from-scratch",
             "--no-report", *TINY]
     return {"root": root, "pictures": pictures, "run": run, "argv": argv}
