@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import random
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -206,26 +205,6 @@ def _label_ids(options: TfrecordOptions, items) -> dict[str, int]:
     return labelmap.generate(b.name for item in items for b in item.boxes)
 
 
-def _label_map_copy_target(options: TfrecordOptions) -> str | None:
-    """label_maps/<name>.pbtxt of the odhelper checkout, when a copy is wanted."""
-    root = labelmap.project_root()
-    if not options.copy_label_map or root is None:
-        return None
-    return str(root / "label_maps" / f"{options.dataset_name}.pbtxt")
-
-
-def _copy_label_map(options: TfrecordOptions, source: Path) -> str | None:
-    if options.copy_label_map and labelmap.project_root() is None:
-        log.warning("--copy-label-map: not inside an odhelper checkout; copy skipped")
-    target = _label_map_copy_target(options)
-    if target is None:
-        return None
-    files.remove_leftovers(target)
-    with files.atomic_path(target) as temp:
-        shutil.copyfile(source, temp)
-    return str(target)
-
-
 def _small_outputs(label_ids, parts, output: Path, root: Path) -> None:
     """label_map.pbtxt, train.csv, validate.csv, pictures.csv, validate.sha256."""
     labelmap.write(label_ids, output / LABEL_MAP)
@@ -356,7 +335,8 @@ def _build_dataset(options: TfrecordOptions, folder: DatasetDir, accept) -> dict
         if not folder.journal.exists():  # else the next reader finishes the commit
             folder.discard(staging)
         raise
-    copied = _copy_label_map(options, folder.label_map)
+    copied = labelmap.copy_to_checkout(options.copy_label_map, options.dataset_name,
+                                       folder.label_map)
     if copied:
         log.info("Label map copied to %s", copied)
     return content
@@ -392,7 +372,8 @@ def _convert(options: TfrecordOptions, index, kept, output: Path) -> dict:
     if options.tile:
         summary.record_tiles(content, options, context.examples)
     content["near_duplicates"] = near.to_dict()
-    content["label_map_copy"] = _label_map_copy_target(options)
+    content["label_map_copy"] = labelmap.checkout_copy(options.copy_label_map,
+                                                       options.dataset_name)
     content["odhelper_version"] = __version__
     if kept is not None:  # after our CSVs: its validate.csv replaces ours
         kept.copy_into(output)

@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
-from odhelper import files
+from odhelper import files, log
 from odhelper.errors import OdhelperError
 
 # Tokens of the protobuf text format: strings (either quote, backslash escapes),
@@ -209,3 +210,25 @@ def project_root(start: Path | None = None) -> Path | None:
                 'name = "odhelper"' in pyproject.read_text(encoding="utf-8", errors="ignore"):
             return folder
     return None
+
+
+def checkout_copy(wanted: bool, name: str) -> str | None:
+    """label_maps/<name>.pbtxt of the odhelper checkout, when a copy is wanted."""
+    root = project_root()
+    if not wanted or root is None:
+        return None
+    return str(root / "label_maps" / f"{name}.pbtxt")
+
+
+def copy_to_checkout(wanted: bool, name: str, source: Path) -> str | None:
+    """`tfrecord --copy-label-map`: the label map copied into the checkout's label_maps/
+    (the original helper tool's place); where it went, or None."""
+    if wanted and project_root() is None:
+        log.warning("--copy-label-map: not inside an odhelper checkout; copy skipped")
+    target = checkout_copy(wanted, name)
+    if target is None:
+        return None
+    files.remove_leftovers(target)
+    with files.atomic_path(target) as temp:
+        shutil.copyfile(source, temp)
+    return str(target)
