@@ -11,14 +11,11 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import numpy as np
-
 from odhelper import log
 from odhelper.metrics import artifacts, per_class
 from odhelper.rundir import RunDir
 
 PROBE_PICTURES = 8
-AGREEMENT = 0.02  # largest score difference of a probe picture's detections
 
 
 @functools.lru_cache(maxsize=2)
@@ -54,7 +51,8 @@ def score(run_dir: RunDir, name: str, path: Path, threshold: float) -> dict:
             name, path.relative_to(run_dir.export).as_posix(),
             artifact_check.size_on_disk(path), latency,
             sum(len(r.detections) for r in results),
-            per_class.class_table(results, categories, threshold, metrics))
+            per_class.class_table(results, categories, threshold, metrics),
+            [artifacts.top_scores(r.detections.scores) for r in results])
         stage.extra.update({"mAP@0.5": round(row.map50, 4), "ms/picture":
                             round(row.latency_ms, 1), "MB": round(row.size_bytes / 1e6, 2)})
     return row.to_dict()
@@ -76,8 +74,10 @@ def _from_the_run(run_dir: RunDir, model, pictures, records: tuple[str, ...]):
             or not run_dir.exported.holds(kept):
         return None, None
     probe = artifact_check.run_artifact(model, pictures[:PROBE_PICTURES])
-    worst = max((_difference(a, b) for a, b in zip(probe.results, results)), default=0.0)
-    if worst > AGREEMENT:
+    worst = max((artifacts.score_difference(artifacts.top_scores(a.detections.scores),
+                                            artifacts.top_scores(b.detections.scores))
+                 for a, b in zip(probe.results, results)), default=0.0)
+    if worst > artifacts.SCORE_AGREEMENT:
         log.warning("SavedModel and the run's scoring of %s differ (score difference %.3f "
                     "on a probe picture): scoring the SavedModel on every picture",
                     exported.get("checkpoint"), worst)
@@ -87,12 +87,3 @@ def _from_the_run(run_dir: RunDir, model, pictures, records: tuple[str, ...]):
              exported.get("step"), len(probe.results), worst)
     return results, probe.latency_ms
 
-
-def _difference(ours, theirs) -> float:
-    """Largest difference between the sorted detection scores of two results."""
-    a = np.sort(ours.detections.scores)[::-1]
-    b = np.sort(theirs.detections.scores)[::-1]
-    count = min(len(a), len(b), 10)
-    if not count:
-        return 0.0 if len(a) == len(b) else 1.0
-    return float(np.max(np.abs(a[:count] - b[:count])))
