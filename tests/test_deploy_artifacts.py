@@ -41,13 +41,11 @@ def test_every_artifact_evaluated_and_listed(exported):
             p.stat().st_size for p in path.rglob("*") if p.is_file())
         assert abs(float(row["size MB"]) - size / 1e6) < 0.01
         assert float(row["latency ms/picture"]) > 0 and int(row["detections"]) > 0
-        assert row["status"] == "ok" and {"AP@0.5 circle", "AP@0.5 square"} <= set(row)
+        assert row["status"].startswith("ok") and {"AP@0.5 circle", "AP@0.5 square"} <= set(row)
         assert 0.0 <= float(row["mAP@0.5 (VOC)"]) <= 1.0
     sizes = {r["artifact"]: float(r["size MB"]) for r in rows}
     assert sizes["TFLite int8"] < sizes["TFLite fp16"] < sizes["TFLite fp32"]
-    # ONNX is the SavedModel's graph: the same detections up to float rounding (the
-    # barely trained tiny model's scores are near ties)
-    assert abs(float(rows[4]["mAP@0.5 (VOC)"]) - float(rows[0]["mAP@0.5 (VOC)"])) < 0.01
+    # ONNX, the SavedModel's graph, and TFLite fp32 "ok": their scores agree with its
     text = export.artifacts_table.read_text()
     for kind in KINDS:  # each artifact's per-class table, as `odhelper evaluate` prints it
         assert f"## {kind} (" in text
@@ -154,30 +152,35 @@ def _blank_train_records(run, count=4):
     config.write_text(config.read_text().replace(train, str(records)))
 
 
-def test_a_broken_artifact_fails_the_export_and_the_good_ones_stay(tmp_path_factory,
-                                                                    capsys):
-    """int8 calibrated on blank TRAIN pictures (its input range collapses: real
-    pictures saturate). With --max-ap-drop 0 every quantized artifact that loses
-    anything against the SavedModel is reported, renamed *.failed, and the exit code is 1;
-    the others are kept. The tiny model is barely trained, so which artifacts lose
-    is read from the table, and the rule is checked row by row."""
+def test_a_broken_artifact_fails_the_export_and_the_good_ones_stay(exported,
+                                                                    tmp_path_factory, capsys):
+    """The export above without its int8, exported again with int8 calibrated on blank
+    TRAIN pictures (its input range collapses: real pictures saturate): only int8 is
+    made and scored, the other rows are the stored ones. With --max-ap-drop 0 every
+    quantized artifact that loses anything against the SavedModel is reported, renamed
+    *.failed, and the exit code is 1; the float ones are judged by their agreement; the
+    others are kept. The tiny model is barely trained, so which artifacts lose is read
+    from the table, and the rule is checked row by row."""
     import tensorflow as tf
 
     from odhelper import cli
     from odhelper.rundir import RunDir
 
-    run = copy_run(cached_tiny_run(tmp_path_factory), tmp_path_factory.mktemp("broken"))
+    before = {r["artifact"]: r for r in _csv(RunDir(exported).exported.artifacts_csv)}
+    run = copy_run(exported, tmp_path_factory.mktemp("broken"))
+    RunDir(run).exported.tflite_int8.unlink()
     _blank_train_records(run)
-    code = cli.main(["export", "--run-dir", str(run), "--tflite", "int8", "--onnx",
+    code = cli.main(["export", "--run-dir", str(run), "--tflite", "int8",
                      "--calibration-images", "4", "--max-ap-drop", "0"])
     error = capsys.readouterr().err
     export = RunDir(run).exported
     rows = _csv(export.artifacts_csv)
-    assert [r["artifact"] for r in rows] == ["SavedModel", "TFLite int8", "ONNX"]
-    # int8 by its mAP drop; ONNX (the SavedModel's graph in float) by its scores
-    failed = [r for r in rows[1:2] if float(r["drop vs SavedModel"]) > 0
-              or int(r["detections"]) == 0]
-    assert rows[2]["status"] == "ok"
+    assert [r["artifact"] for r in rows] == list(KINDS)
+    for row in rows:  # scored once, by the first export: the same latency
+        if row["artifact"] != "TFLite int8":
+            assert row["latency ms/picture"] == before[row["artifact"]]["latency ms/picture"]
+    failed = [r for r in rows[1:] if r["artifact"] in ("TFLite fp16", "TFLite int8")
+              and (float(r["drop vs SavedModel"]) > 0 or int(r["detections"]) == 0)]
     assert code == (1 if failed else 0)
     for row in rows[1:]:
         path = export.root / row["file"]
@@ -185,7 +188,7 @@ def test_a_broken_artifact_fails_the_export_and_the_good_ones_stay(tmp_path_fact
             assert row["status"].startswith("FAILED") and f"{path}: " in error
             assert not path.exists() and path.with_name(path.name + ".failed").is_file()
         else:
-            assert row["status"] == "ok" and path.exists()
+            assert row["status"].startswith("ok") and path.exists()
     assert export.saved_model.is_dir()
     int8 = next(export.root.glob("model_int8.tflite*"))
     (given,) = tf.lite.Interpreter(model_path=str(int8)).get_input_details()

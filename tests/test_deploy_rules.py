@@ -63,9 +63,9 @@ def test_a_drop_above_the_limit_or_no_detection_fails(tmp_path):
 
 
 def test_float_artifacts_must_agree_with_the_savedmodel_either_way():
-    """fp32 TFLite and ONNX run the same weights on the same pixels: their detection
-    scores must match the SavedModel's picture by picture, whatever the mAP does on
-    near-tied scores; rows stored without scores fall back to mAP@0.5 within 0.005."""
+    """fp32 TFLite and ONNX run the same weights on the same pixels: mAP@0.5 within 0.005
+    either way, and their detection scores the SavedModel's picture by picture; a gap
+    with agreeing scores (near ties reordered) is noted, not failed."""
     rows = [_row("SavedModel", 0.6, 0.6), _row("TFLite fp32", 0.62, 0.6),
             _row("ONNX", 0.596, 0.6), _row("TFLite fp16", 0.58, 0.6)]
     assert [r.name for r in artifacts.judge(rows, 0.05)] == ["TFLite fp32"]
@@ -75,13 +75,15 @@ def test_float_artifacts_must_agree_with_the_savedmodel_either_way():
 
     saved = [artifacts.top_scores([0.0121, 0.01205, 0.3]), artifacts.top_scores([])]
     assert saved == [[0.3, 0.0121, 0.012], []]
-    same = [[0.3, 0.012, 0.0121], []]  # near ties swapped: 0.1 mAP apart, same scores
+    same = [[0.3, 0.0121, 0.0119], []]  # near ties: 0.1 mAP apart, the same scores
     moved = [[0.3, 0.0121, 0.012], [0.05]]  # a detection where the SavedModel has none
     rows = [_row("SavedModel", 0.6, 0.6), _row("ONNX", 0.5, 0.5), _row("TFLite fp32", 0.6, 0.6)]
     for row, scores in zip(rows, (saved, same, moved)):
         row.top_scores = scores
     assert [r.name for r in artifacts.judge(rows, 0.0)] == ["TFLite fp32"]
     assert "differ from the SavedModel's by up to 1.0000" in rows[2].failure
+    assert rows[1].ok and "mAP@0.5 +0.1000 from near-tied scores" in rows[1].note
+    assert artifacts.summary_cells(rows)[1][1][-1].startswith("ok (mAP@0.5 +0.1000")
     rows[2].top_scores = [[0.33, 0.0121, 0.012], []]
     rows[2].failure = None
     assert [r.name for r in artifacts.judge(rows, 0.0)] == ["TFLite fp32"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from odhelper import files, log
 from odhelper.constants import BATCHED_SIGNATURE
-from odhelper.od import api
+from odhelper.od import api, without_keras_traces
 from odhelper.rundir import ExportDir, RunDir
 
 INPUT_TYPES = ("image_tensor", "float_image_tensor")
@@ -64,7 +64,8 @@ def _export(proto, checkpoint: Path, input_type: str, out: ExportDir) -> None:
     status.assert_existing_objects_matched()
     tf.train.CheckpointManager(restore, str(out.checkpoint_dir), max_to_keep=1).save(
         checkpoint_number=0)
-    tf.saved_model.save(default, str(out.saved_model), signatures=signatures)
+    with without_keras_traces():
+        tf.saved_model.save(default, str(out.saved_model), signatures=signatures)
     od.config_util.save_pipeline_config(proto, str(out.root))
 
 

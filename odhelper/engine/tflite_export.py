@@ -22,7 +22,7 @@ import numpy as np
 from odhelper import files, log
 from odhelper.engine import resizing
 from odhelper.errors import OdhelperError
-from odhelper.od import api, tflite_exporter
+from odhelper.od import api, tflite_exporter, without_keras_traces
 from odhelper.rundir import SAVED_MODEL, ExportDir
 
 MAX_DETECTIONS = 100
@@ -127,7 +127,7 @@ def write_graph(configs: dict, proto, checkpoint_dir: Path, out: ExportDir) -> N
     converts later without exporting it again) and out.tflite_info."""
     graph = out.tflite_graph
     shutil.rmtree(graph, ignore_errors=True)
-    with files.atomic_dir(graph) as temp:
+    with files.atomic_dir(graph) as temp, without_keras_traces():
         tflite_exporter().export_tflite_model(proto, str(checkpoint_dir), str(temp),
                                               max_detections=MAX_DETECTIONS,
                                               use_regular_nms=True)

@@ -13,10 +13,10 @@ from odhelper.metrics.per_class import ClassRow
 
 BASELINE = "SavedModel"
 # Float artifacts run the SavedModel's weights on the same pixels with the same
-# post-processing: each picture's best detection scores must agree with the
-# SavedModel's within SCORE_AGREEMENT (without scores kept: mAP@0.5 within
-# FLOAT_AGREEMENT). A barely trained model's near-tied scores reorder under float
-# noise and move its mAP, so the scores, not the mAP, judge them.
+# post-processing: their mAP@0.5 must be within FLOAT_AGREEMENT of its, either way, and
+# each picture's best detection scores within SCORE_AGREEMENT of its. A barely trained
+# model's near-tied scores reorder under float noise and move its mAP: a gap with
+# agreeing scores is noted, not failed.
 SCORE_AGREEMENT = 0.02
 FLOAT_AGREEMENT = 0.005
 FLOAT_KINDS = ("TFLite fp32", "ONNX")
@@ -36,6 +36,7 @@ class ArtifactRow:
     classes: list[ClassRow] = field(default_factory=list)  # the evaluate table, "all" last
     top_scores: list[list[float]] | None = None  # per validation picture, best first
     failure: str | None = None
+    note: str | None = None  # why an ok row looks odd
 
     @property
     def map50(self) -> float:
@@ -77,14 +78,18 @@ def judge(rows: list[ArtifactRow], max_drop: float) -> list[ArtifactRow]:
 
 def _float_disagreement(baseline: ArtifactRow, row: ArtifactRow) -> str | None:
     cause = "the same weights in float should agree (a different resize or post-processing)"
+    gap = _drop(baseline.map50, row.map50)
     if baseline.top_scores is not None and row.top_scores is not None \
             and len(baseline.top_scores) == len(row.top_scores):
         worst = max(map(score_difference, baseline.top_scores, row.top_scores), default=0.0)
         if worst > SCORE_AGREEMENT:
             return (f"detection scores differ from the SavedModel's by up to {worst:.4f} "
                     f"on a validation picture, more than {SCORE_AGREEMENT}: {cause}")
+        if abs(gap) > FLOAT_AGREEMENT + 1e-9:
+            row.note = (f"mAP@0.5 {gap:+.4f} from near-tied scores reordering: every "
+                        f"picture's scores agree within {worst:.4f}")
         return None
-    if abs(_drop(baseline.map50, row.map50)) > FLOAT_AGREEMENT + 1e-9:
+    if abs(gap) > FLOAT_AGREEMENT + 1e-9:
         return (f"mAP@0.5 {_number(row.map50)} vs {_number(baseline.map50)}: not within "
                 f"{FLOAT_AGREEMENT}: {cause}")
     return None
@@ -129,8 +134,14 @@ def summary_cells(rows: Sequence[ArtifactRow]) -> tuple[list[str], list[list[str
                       str(row.detections), _number(row.map50), drop, _number(overall.coco_ap),
                       _number(overall.ar100)]
                      + [_number(c.ap_voc) for c in row.classes[:-1]]
-                     + ["ok" if row.ok else f"FAILED: {row.failure}"])
+                     + [_status(row)])
     return headers, cells
+
+
+def _status(row: ArtifactRow) -> str:
+    if not row.ok:
+        return f"FAILED: {row.failure}"
+    return f"ok ({row.note})" if row.note else "ok"
 
 
 def save(rows: Sequence[ArtifactRow], markdown_path: Path, csv_path: Path,

@@ -6,6 +6,7 @@ the project uses.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import types
@@ -61,3 +62,14 @@ def label_map_proto():
     training will parse it without importing TensorFlow."""
     return importlib.import_module("object_detection.protos.string_int_label_map_pb2") \
         .StringIntLabelMap()
+
+
+def without_keras_traces():
+    """A context in which tf.saved_model.save does not trace each Keras layer's call
+    for reloading the model as Keras: odhelper's SavedModels are used through their
+    signatures, and those traces are most of an export's time."""
+    try:
+        from tf_keras.src.saving.legacy.saved_model.utils import keras_option_scope
+    except ImportError:  # another Keras: its default
+        return contextlib.nullcontext()
+    return keras_option_scope(save_traces=False)

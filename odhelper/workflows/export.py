@@ -212,12 +212,14 @@ def check_artifacts(run_dir: RunDir, max_drop: float, record: dict,
 
     exported = run_dir.exported
     checks = record.setdefault("checks", {})
-    for name, path in _artifacts(run_dir):
+    result.rows = []
+    for name, path in _artifacts(run_dir):  # the SavedModel first, then a fixed order
         key = path.relative_to(exported.root).as_posix()
         if key not in checks:
             checks[key] = artifact_scoring.score(run_dir, name, path, SCORE_THRESHOLD)
-    result.rows = sorted((artifacts.ArtifactRow.from_dict(row) for row in checks.values()),
-                         key=lambda row: row.name != artifacts.BASELINE)
+        result.rows.append(artifacts.ArtifactRow.from_dict(checks[key]))
+    for gone in set(checks) - {row.file for row in result.rows}:  # removed by hand
+        checks.pop(gone)
     result.failed = artifacts.judge(result.rows, max_drop)
     artifacts.save(result.rows, exported.artifacts_table, exported.artifacts_csv,
                    SCORE_THRESHOLD)
