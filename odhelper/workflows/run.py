@@ -79,6 +79,8 @@ def _budget_hook(options: RunOptions, run_dir: RunDir, plan: resume.Plan, setup,
     test = plan.summary.splits["test"].images if "test" in plan.summary.splits else 0
     guess = 5.0 + 0.1 * validate  # one evaluation, until one is timed
     reserve = export + 15.0 * options.report + guess * test / max(1, validate) * options.export
+    if options.export and plan.summary.raw.get("tile"):  # whole pictures scored by tiles
+        reserve += guess + 10.0
 
     def record(total: int, eval_every: int) -> int:
         options.steps, options.eval_every = total, eval_every
