@@ -5,8 +5,9 @@ Trains ssd_mobilenet_v2_cpu from scratch for a few steps on ../shared/datasets/r
 (no export), then exports its last checkpoint in this one process, alternating: as
 odhelper does (tf.saved_model.save without tracing each Keras layer's call) and as
 before (the Keras default, which traces them for reloading the model as Keras). Each
-export builds its own model, after one untimed export that warms the process. Prints the seconds of each, the ratio of the medians, and
-whether both SavedModels detect the same on a validation picture.
+export builds its own model, after one untimed export that warms the process. Prints
+the seconds of each, the ratio of the medians, and whether both SavedModels detect the
+same on a validation picture.
 
 Usage: scripts/bench_export.py [--repeats 2] [--image-size 320] [--keep DIR]
 """

@@ -35,7 +35,7 @@ def test_every_artifact_evaluated_and_listed(exported):
     export = RunDir(exported).exported
     rows = _csv(export.artifacts_csv)
     assert [r["artifact"] for r in rows] == list(KINDS)
-    for row in rows:
+    for row in rows:  # "ok" for ONNX and TFLite fp32: their scores agree with the SavedModel's
         path = export.root / row["file"]
         size = path.stat().st_size if path.is_file() else sum(
             p.stat().st_size for p in path.rglob("*") if p.is_file())
@@ -45,7 +45,6 @@ def test_every_artifact_evaluated_and_listed(exported):
         assert 0.0 <= float(row["mAP@0.5 (VOC)"]) <= 1.0
     sizes = {r["artifact"]: float(r["size MB"]) for r in rows}
     assert sizes["TFLite int8"] < sizes["TFLite fp16"] < sizes["TFLite fp32"]
-    # ONNX, the SavedModel's graph, and TFLite fp32 "ok": their scores agree with its
     text = export.artifacts_table.read_text()
     for kind in KINDS:  # each artifact's per-class table, as `odhelper evaluate` prints it
         assert f"## {kind} (" in text

@@ -69,27 +69,27 @@ def judge(rows: list[ArtifactRow], max_drop: float) -> list[ArtifactRow]:
         if row.detections == 0:
             row.failure = "detects nothing on the validation pictures"
         elif row.name in FLOAT_KINDS:
-            row.failure = _float_disagreement(baseline, row)
+            row.failure = _float_disagreement(baseline, row, drop)
         elif drop > max_drop:
             row.failure = (f"mAP@0.5 {_number(row.map50)} vs {_number(baseline.map50)}: "
                            f"drop {drop:.4f} > --max-ap-drop {max_drop}")
     return [row for row in rows if not row.ok]
 
 
-def _float_disagreement(baseline: ArtifactRow, row: ArtifactRow) -> str | None:
+def _float_disagreement(baseline: ArtifactRow, row: ArtifactRow, gap: float) -> str | None:
+    """Why a float artifact fails (None: it agrees); `gap` is its drop as printed."""
     cause = "the same weights in float should agree (a different resize or post-processing)"
-    gap = _drop(baseline.map50, row.map50)
     if baseline.top_scores is not None and row.top_scores is not None \
             and len(baseline.top_scores) == len(row.top_scores):
         worst = max(map(score_difference, baseline.top_scores, row.top_scores), default=0.0)
         if worst > SCORE_AGREEMENT:
             return (f"detection scores differ from the SavedModel's by up to {worst:.4f} "
                     f"on a validation picture, more than {SCORE_AGREEMENT}: {cause}")
-        if abs(gap) > FLOAT_AGREEMENT + 1e-9:
+        if abs(gap) > FLOAT_AGREEMENT:
             row.note = (f"mAP@0.5 {gap:+.4f} from near-tied scores reordering: every "
                         f"picture's scores agree within {worst:.4f}")
         return None
-    if abs(gap) > FLOAT_AGREEMENT + 1e-9:
+    if abs(gap) > FLOAT_AGREEMENT:
         return (f"mAP@0.5 {_number(row.map50)} vs {_number(baseline.map50)}: not within "
                 f"{FLOAT_AGREEMENT}: {cause}")
     return None
