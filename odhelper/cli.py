@@ -73,17 +73,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(module.run(args) or 0)
         from odhelper.options.fields import from_namespace
         return int(module.run(from_namespace(options_class, args)) or 0)
-    except OdhelperError as exc:
-        return _failed(args, str(exc), exc.exit_code)
-    except OSError as exc:  # the environment: full disk, read-only or missing folder, ...
-        return _failed(args, environment_message(exc), 1)
-    except MemoryError:
-        return _failed(args, "out of memory (try fewer --workers or a smaller --batch-size)", 1)
-    except KeyboardInterrupt as exc:
-        message = f"stopped by {signals.how_stopped(exc)}"
-        log.warning("%s: %s", args.command, message, extra=log.FILE_ONLY)
-        print(f"odhelper {args.command}: {message}", file=sys.stderr)
-        return signals.exit_code(exc)
+    except BaseException as exc:  # noqa: B902 - a stop first: it may have caused the error
+        stop = signals.stop_behind(exc)
+        if stop is not None:
+            message = f"stopped by {signals.how_stopped(stop)}"
+            log.warning("%s: %s", args.command, message, extra=log.FILE_ONLY)
+            print(f"odhelper {args.command}: {message}", file=sys.stderr)
+            return signals.exit_code(stop)
+        if isinstance(exc, OdhelperError):
+            return _failed(args, str(exc), exc.exit_code)
+        if isinstance(exc, OSError):  # the environment: full disk, read-only folder, ...
+            return _failed(args, environment_message(exc), 1)
+        if isinstance(exc, MemoryError):
+            return _failed(args, "out of memory (try fewer --workers or a smaller --batch-size)", 1)
+        raise
 
 
 def environment_message(exc: OSError) -> str:

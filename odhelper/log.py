@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from odhelper import foreign
+from odhelper import foreign, signals
 
 FORMAT = "[%(levelname)s|%(where)s] %(asctime)s > %(message)s"
 LOG_FILE = "odhelper.log"
@@ -270,8 +270,9 @@ def stage(name: str, what: str | None = None, **fields: Any) -> Iterator[Stage]:
     try:
         yield handle
     except BaseException as exc:  # noqa: B902 - also Ctrl-C: record, then re-raise
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        stop = signals.stop_behind(exc)
+        status = "interrupted" if stop else "failed"
+        reason = f"{type(stop or exc).__name__}: {stop or exc}".rstrip(": ")
         raise
     finally:
         _open_stages.pop()

@@ -33,6 +33,26 @@ def how_stopped(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, Stopped) else "Ctrl-C"
 
 
+def stop_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM `exc` is, or that another error interrupted. A signal
+    can arrive inside TensorFlow's tracing, whose clean-up then fails with an error
+    of its own (e.g. an AssertionError about its stacks): the stop is what happened."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def raise_stop_behind(exc: BaseException) -> None:
+    """For handlers that log an error and go on: a stop that caused it must stop."""
+    stop = stop_behind(exc)
+    if stop is not None:
+        raise stop
+
+
 def exit_code(exc: BaseException) -> int:
     """128 + the signal number, as a shell reports a process its signal ended."""
     return 128 + (exc.signal_number if isinstance(exc, Stopped) else signal.SIGINT)

@@ -114,3 +114,51 @@ def test_doctor_reports_stack_ok():
     assert "Stack OK" in result.stderr
     assert "tf-object-detection-api  0.1" in result.stderr
     assert "one training step" in result.stderr
+
+
+SIGNAL_INSIDE_TRACING = """
+import json, os, signal, sys
+import tensorflow as tf
+from tensorflow.python.util import tf_stack
+from odhelper import log, signals
+
+signals.stop_on_sigterm()
+update, entered = tf_stack.StackTraceMapper.update, []
+
+def update_then_signal(self):  # SIGTERM arrives where CI saw it: entering an inner mapper
+    if type(self).__name__ != "SentinelMapper":
+        entered.append(self)
+        if len(entered) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+    update(self)
+
+tf_stack.StackTraceMapper.update = update_then_signal
+log.setup(sys.argv[1])
+try:
+    with log.stage("Evaluate model", "evaluation"):
+        def flip(x):  # autograph converts both (their source is a file's)
+            return x if x > 1 else -x
+        def decode(x):
+            return flip(x) + 1
+        tf.data.Dataset.range(3).map(decode)
+except BaseException as exc:
+    stop = signals.stop_behind(exc)
+    print(json.dumps({"raised": type(exc).__name__, "stop": str(stop),
+                      "code": signals.exit_code(stop) if stop else None}))
+"""
+
+
+def test_a_signal_inside_tensorflow_tracing_is_still_a_stop(tmp_path):
+    """TensorFlow's tracing can turn a SIGTERM that lands inside it into an error of its
+    own (CI saw 'Concurrent access?' on a run stopped while its evaluation was traced):
+    the stop behind it is found, recorded as an interruption and gives exit code 143."""
+    script = tmp_path / "stopped_while_tracing.py"
+    script.write_text(SIGNAL_INSIDE_TRACING)
+    done = subprocess.run([sys.executable, script, str(tmp_path)], cwd=Path(__file__).parents[1],
+                          capture_output=True, text=True, timeout=300)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["raised"] == "AssertionError", result  # TensorFlow's error, as CI saw it
+    assert result["stop"] == "SIGTERM" and result["code"] == 143, (result, done.stderr[-2000:])
+    records = [json.loads(x) for x in (tmp_path / log.TIMINGS_FILE).read_text().splitlines()]
+    assert records[-1]["status"] == "interrupted", records
+    assert records[-1]["reason"] == "Stopped: SIGTERM", records

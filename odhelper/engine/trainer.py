@@ -106,7 +106,8 @@ class Trainer:
                 if self._agree:
                     self.stop_reason = self._agree(self.stop_reason)
         except BaseException as exc:
-            self.error = exc
+            self.error = signals.stop_behind(exc) or exc
+            signals.raise_stop_behind(exc)
             raise
         finally:
             for hook in self.hooks:

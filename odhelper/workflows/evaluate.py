@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from odhelper import files, log
+from odhelper import files, log, signals
 from odhelper.constants import HEADLINE_METRICS, PASCAL_MAP50
 from odhelper.errors import OdhelperError
 from odhelper.metrics import error_tables, errors, per_class, per_image, tables
@@ -319,6 +319,7 @@ def score_test_split(run_dir: RunDir) -> None:
                                          per_image_table=10))
         log_headline(found, run_dir)
     except Exception as error:  # noqa: BLE001 - the trained run stands
+        signals.raise_stop_behind(error)
         log.warning("Test split evaluation failed: %s", error)
 
 
@@ -332,6 +333,7 @@ def score_tiled(run_dir: RunDir) -> None:
     try:
         log_headline(evaluate(EvaluateOptions(run_dir=run_dir.root)), run_dir)
     except Exception as error:  # noqa: BLE001 - the trained run stands
+        signals.raise_stop_behind(error)
         log.warning("Tiled evaluation failed: %s", error)
 
 

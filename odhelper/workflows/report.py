@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from odhelper import log
+from odhelper import log, signals
 from odhelper.errors import OdhelperError
 from odhelper.metrics import tables
 from odhelper.options.inference import EvaluateOptions, ReportOptions
@@ -38,6 +38,7 @@ def ensure_evaluated(run_dir: RunDir) -> None:
         evaluate(EvaluateOptions(run_dir=run_dir.root, checkpoint=checkpoint, tile=0,
                                  per_image_table=10))
     except Exception as exc:  # noqa: BLE001 - the report still shows everything else
+        signals.raise_stop_behind(exc)
         log.warning("Report: evaluation failed (%s); per-class sections left empty", exc)
 
 
@@ -88,6 +89,7 @@ def augmentation(run_dir: RunDir, count: int) -> list[str] | None:
         if not run_dir.augment_preview.is_file() and count:
             write_grid(configs, run_dir.augment_preview, count)
     except Exception as exc:  # noqa: BLE001 - the report still shows the rest
+        signals.raise_stop_behind(exc)
         log.warning("Report: no augmentation preview (%s: %s)", type(exc).__name__, exc)
     return augment.describe(configs["train_config"])
 
@@ -114,5 +116,6 @@ def report_after_run(run_dir: RunDir) -> Path | None:
     try:
         return report(ReportOptions(run_dir=run_dir.root))
     except Exception as error:  # noqa: BLE001  (the stage line already names it)
+        signals.raise_stop_behind(error)
         log.warning("Report not written: %s", error)
         return None
