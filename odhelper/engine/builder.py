@@ -51,13 +51,23 @@ class TrainingSetup:
                                 f"match its checkpoint ({reason})") from None
 
 
-def _train_dataset(configs: dict, model, strategy):
+def train_dataset(configs: dict, model, strategy, autotune: bool = False):
+    """The training input, repeated and distributed (`autotune`: tf.data's default, for
+    scripts/bench_input.py)."""
+    import tensorflow as tf
+
     od = api()
 
     def dataset_fn(input_context):
-        return od.inputs.train_input(
+        dataset = od.inputs.train_input(
             train_config=configs["train_config"], train_input_config=configs["train_input_config"],
             model_config=configs["model"], model=model, input_context=input_context).repeat()
+        # tf.data's autotuning runs in a thread that the end of the iterator waits for (a
+        # finished run waited there for up to half a minute). Without it the AUTOTUNE maps
+        # run at tf.data's default parallelism: no slower here (scripts/bench_input.py).
+        options = tf.data.Options()
+        options.autotune.enabled = autotune
+        return dataset.with_options(options)
 
     return strategy.distribute_datasets_from_function(dataset_fn)
 
@@ -77,7 +87,7 @@ def build_training(configs: dict, run_dir: RunDir, strategy, keep_checkpoints: i
         model = od.model_builder.build(configs["model"], is_training=True, add_summaries=False)
         if mixed_policy_active():  # --precision mixed_float16
             float32_predictions(model)
-        train_input = _train_dataset(configs, model, strategy)
+        train_input = train_dataset(configs, model, strategy)
         global_step = tf.Variable(0, trainable=False, dtype=tf.int64, name="global_step",
                                   aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         optimizer, (learning_rate,) = od.optimizer_builder.build(

@@ -198,7 +198,7 @@ def where_to_look(result: DemoResult) -> list[str]:
             lines.append(f"  {name} = {value:.4f}")
     for point in result.curve:
         lines.append(f"  step {point['step']} at {point['minutes']} min: Pascal mAP@0.5 "
-                     f"{point['map50']}, COCO AP50 {point['coco_ap50']}")
+                     f"{point['map50']:.4f}, COCO AP50 {point['coco_ap50']:.4f}")
     labels = {"pictures": "Synthetic LabelImg pictures", "dataset": "TFRecords",
               "run": "Run directory", "export": "Exported SavedModel",
               "predictions": "Predicted pictures", "report": "Report"}
