@@ -11,7 +11,7 @@ from odhelper import log
 from odhelper.engine.distribute import copy_from_chief, is_chief, several_workers
 from odhelper.engine.precision import float32_predictions, mixed_policy_active
 from odhelper.errors import OdhelperError
-from odhelper.od import api
+from odhelper.od import api, without_autograph
 from odhelper.checkpoints import newest_complete
 from odhelper.rundir import RunDir
 
@@ -59,7 +59,7 @@ def train_dataset(configs: dict, model, strategy, autotune: bool = False):
     od = api()
 
     def dataset_fn(input_context):
-        dataset = od.inputs.train_input(
+        dataset = without_autograph(od.inputs.train_input)(
             train_config=configs["train_config"], train_input_config=configs["train_input_config"],
             model_config=configs["model"], model=model, input_context=input_context).repeat()
         # tf.data's autotuning runs in a thread that the end of the iterator waits for (a
@@ -198,6 +198,7 @@ def make_train_step(setup: TrainingSetup, loops: bool = True):
     strategy = setup.strategy
     clip = train_config.gradient_clipping_by_norm or None
 
+    @without_autograph
     def replica_step(features, labels):
         losses = od.model_lib_v2.eager_train_step(
             setup.model, features, labels, train_config.unpad_groundtruth_tensors,

@@ -56,7 +56,7 @@ class Evaluator:
         self.num_classes = len(self.categories)
         self.visualizations = configs["eval_config"].num_visualizations
         self.add_regularization = configs["train_config"].add_regularization_loss
-        self._score = tf.function(self._score_one, input_signature=[
+        self._score = tf.function(self._score_one, autograph=False, input_signature=[
             tf.TensorSpec([1, None, None, 3], tf.float32), tf.TensorSpec([None, 4], tf.float32),
             tf.TensorSpec([None], tf.int32)])
 

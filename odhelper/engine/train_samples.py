@@ -8,7 +8,7 @@ so the pictures keep their colours. report/augment_preview.py draws them.
 """
 from __future__ import annotations
 
-from odhelper.od import api
+from odhelper.od import api, without_autograph
 
 
 class _ResizeOnly:
@@ -32,8 +32,9 @@ def samples(configs: dict, count: int = 16, seed: int = 0) -> list[tuple]:
     od = api()
     fields = od.standard_fields.InputDataFields
     tf.random.set_seed(seed)
-    dataset = od.inputs.train_input(configs["train_config"], configs["train_input_config"],
-                                    configs["model"], model=_ResizeOnly(configs["model"]))
+    dataset = without_autograph(od.inputs.train_input)(
+        configs["train_config"], configs["train_input_config"], configs["model"],
+        model=_ResizeOnly(configs["model"]))
     found = []
     for features, labels in dataset.repeat():
         pictures = features[fields.image].numpy()

@@ -73,3 +73,12 @@ def without_keras_traces():
     except ImportError:  # another Keras: its default
         return contextlib.nullcontext()
     return keras_option_scope(save_traces=False)
+
+
+def without_autograph(function):
+    """`function` run with AutoGraph off for everything it traces (tf.data maps and
+    functions called from a tf.function). The OD API's graph code was written for TF1,
+    without AutoGraph; converting it is most of the seconds before the first step."""
+    import tensorflow as tf
+
+    return tf.autograph.experimental.do_not_convert(function)
