@@ -20,7 +20,7 @@ import numpy as np
 from odhelper import foreign
 from odhelper.errors import OdhelperError
 from odhelper.metrics.matching import ImageResult
-from odhelper.od import api
+from odhelper.od import api, without_autograph
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Evaluator:
         self.num_classes = len(self.categories)
         self.visualizations = configs["eval_config"].num_visualizations
         self.add_regularization = configs["train_config"].add_regularization_loss
-        self._score = tf.function(self._score_one, autograph=False, input_signature=[
+        self._score = tf.function(without_autograph(self._score_one), input_signature=[
             tf.TensorSpec([1, None, None, 3], tf.float32), tf.TensorSpec([None, 4], tf.float32),
             tf.TensorSpec([None], tf.int32)])
 
