@@ -12,13 +12,13 @@ from odhelper.options.fields import option
 class DemoOptions:
     out: Path = option(Path("runs/demo"), "demo folder (pictures, dataset, run, report)",
                        flags=("-o",))
-    steps: int = option(1100, "training steps", flags=("-n",))
+    steps: int = option(1200, "training steps", flags=("-n",))
     count: int = option(5000, "synthetic labelled pictures (train + validate)")
     validate: int = option(150, "of those, pictures kept for validation")
     holdout: int = option(8, "extra unseen pictures to run predict on")
     classes: list[str] = option(help="shape classes (circle square triangle star cross)",
                                 factory=lambda: ["circle", "square", "triangle"])
-    eval_every: int = option(550, "evaluate on the validation pictures every N steps")
+    eval_every: int = option(600, "evaluate on the validation pictures every N steps")
     batch_size: int = option(16, "training batch size")
     image_size: int = option(160, "model input side in pixels (pinned: not fitted to the shapes)")
     picture_size: int = option(256, "synthetic picture side in pixels")
