@@ -106,9 +106,8 @@ class Trainer:
                 if self._agree:
                     self.stop_reason = self._agree(self.stop_reason)
         except BaseException as exc:
-            self.error = signals.stop_behind(exc) or exc
-            signals.raise_stop_behind(exc)
-            raise
+            self.error = signals.stop_behind(exc) or exc  # a stop, even inside an error
+            raise self.error
         finally:
             for hook in self.hooks:
                 hook.after_train(self)
