@@ -104,6 +104,34 @@ def test_set_wins_and_large_objects_keep_the_template(small_dataset, tmp_path, c
     assert "keeps" in caplog.text and "at the template's 160 px" in caplog.text
 
 
+def test_orientation_free_boxes_get_flip_advice_never_applied(small_dataset, tmp_path, caplog):
+    import copy
+
+    from odhelper.data import boxstats
+    from odhelper.datasetdir import DatasetDir
+    from odhelper.pipeline import augment
+
+    caplog.set_level("INFO", logger="odhelper")
+    text = fill(small_dataset, tmp_path / "advised.config")
+    said = [r.getMessage() for r in caplog.records if "any way up" in r.getMessage()]
+    assert len(said) == 1 and "--vflip --rotate90" in said[0]
+    assert "random_vertical_flip" not in text and "random_rotation90" not in text
+    caplog.clear()
+    fill(small_dataset, tmp_path / "asked.config", "--vflip", "--rotate90")
+    assert "any way up" not in caplog.text
+    stats = DatasetDir(small_dataset).summary().raw["box_stats"]
+    assert boxstats.looks_orientation_free(stats)
+    tall = copy.deepcopy(stats)  # upright things (people, bottles) have an 'up'
+    tall["classes"]["dot"]["aspect"] = [0.3, 0.4, 0.5]
+    grounded = copy.deepcopy(stats)  # everything in the lower half of the pictures
+    grounded["sample"] = [row[:2] + [0.5 + row[2] / 2] + row[3:] for row in stats["sample"]]
+    single = copy.deepcopy(stats)
+    single["boxes_per_picture"] = [1, 1, 1, 1]
+    for changed in (tall, grounded, single):
+        assert boxstats.looks_orientation_free(changed) is None
+    assert augment.orientation_advice(stats, ["random_vertical_flip {}"]).count("--") == 1
+
+
 def test_pretrained_weights_keep_the_template_size(small_dataset):
     from odhelper.datasetdir import DatasetDir
     from odhelper.od import api

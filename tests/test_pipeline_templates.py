@@ -45,3 +45,34 @@ def test_template_builds_and_takes_a_step(model, dataset, tmp_path):
     assert trainer.train() == 1
     assert math.isfinite(trainer.last_losses["Loss/total_loss"])
     assert (tmp_path / "checkpoints" / "ckpt-1.index").exists()
+
+
+def test_a_total_moved_during_a_period_moves_its_end(dataset, tmp_path):
+    """`run --time` refits the total while training: a period that was to end at the old
+    total ends at the new one, so no evaluation lands on a step that is not a boundary."""
+    from odhelper.engine.builder import build_training
+    from odhelper.engine.distribute import make_strategy
+    from odhelper.engine.trainer import Hook, Trainer
+    from odhelper.pipeline import config
+    from odhelper.rundir import RunDir
+
+    class Refit(Hook):
+        def __init__(self, at: int, total: int):
+            self.at, self.total, self.ends = at, total, []
+
+        def after_step(self, trainer, losses):
+            if trainer.step == self.at:
+                trainer.total_steps = self.total
+
+        def after_eval_period(self, trainer):
+            self.ends.append(trainer.step)
+
+    configs = config.fill(config.FillRequest("ssd_mobilenet_v2_cpu", dataset, steps=3,
+                                             batch_size=1,
+                                             overrides=CASES["ssd_mobilenet_v2_cpu"]))
+    setup = build_training(configs, RunDir(tmp_path), make_strategy("default"))
+    longer, shorter = Refit(at=2, total=5), Refit(at=6, total=7)
+    assert Trainer(setup, total_steps=3, eval_every=100, hooks=[longer]).train() == 5
+    assert longer.ends == [5]
+    assert Trainer(setup, total_steps=20, eval_every=100, hooks=[shorter]).train() == 7
+    assert shorter.ends == [7]

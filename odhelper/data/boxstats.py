@@ -11,6 +11,7 @@ from odhelper.constants import MIN_OBJECT_PX
 
 QUANTILES = (0.1, 0.5, 0.9)
 SAMPLE_SIZE = 2000  # training boxes kept for the anchor fit
+ORIENTATION_MIN_BOXES = 20  # sampled boxes before orientation is judged
 
 
 def _quantiles(values: list[float]) -> list[float]:
@@ -110,3 +111,27 @@ def table_lines(stats: dict, sizes: tuple[int, ...] = (160, 320, 640)) -> list[s
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
     return [line.format(*header).rstrip()] + [line.format(*row).rstrip() for row in rows]
+
+
+def looks_orientation_free(stats: dict) -> str | None:
+    """Why the boxes look the same any way up, else None: every class's aspect ratios lie
+    around 1 and mirror each other (q10 x q90 near 1), the centres fill the top and the
+    bottom third of the pictures, and pictures hold several boxes (cells, overhead
+    imagery). Natural photos fail at least one: things stand on the ground."""
+    sample = stats.get("sample") or []
+    if len(sample) < ORIENTATION_MIN_BOXES or stats.get("boxes_per_picture", [0, 0])[1] < 2:
+        return None
+    for values in stats.get("classes", {}).values():
+        if values.get("boxes", 0) < 5:
+            continue
+        low, median, high = values["aspect"]
+        if not (0.8 <= median <= 1.25 and 0.67 <= low * high <= 1.5):
+            return None
+    rows = [row[2] for row in sample]
+    top = sum(y < 1 / 3 for y in rows) / len(rows)
+    bottom = sum(y > 2 / 3 for y in rows) / len(rows)
+    if min(top, bottom) < 0.2:
+        return None
+    return (f"box aspect ratios mirror around 1 in every class, {top:.0%} of the centres in "
+            f"the top third and {bottom:.0%} in the bottom one, "
+            f"{stats['boxes_per_picture'][1]:g} boxes per picture (median)")

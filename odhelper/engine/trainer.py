@@ -77,6 +77,7 @@ class Trainer:
 
         if self._iterator is None:
             self._iterator = iter(self.setup.train_input)
+        follow = until == self.next_boundary()  # train()'s: a hook may move it (--time)
         while self.step < until:
             steps = self.loop_length(until)
             started = time.perf_counter()
@@ -92,7 +93,7 @@ class Trainer:
             self.last_losses = values
             for hook in self.hooks:
                 hook.after_step(self, values)
-            until = min(until, self.next_boundary())  # a hook may fit the total (--time)
+            until = self.next_boundary() if follow else min(until, self.next_boundary())
 
     def train(self) -> int:
         """Train to `total_steps` (or until a hook stops it); return the final step."""

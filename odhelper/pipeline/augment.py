@@ -70,3 +70,19 @@ def warn_handedness(class_names, steps: list[str]) -> None:
         log.warning("Classes %s name a side (left/right) but the horizontal flip is on: a "
                     "flipped '%s' looks like its mirror class; consider --no-hflip",
                     ", ".join(handed), handed[0])
+
+
+def orientation_advice(stats: dict | None, steps: list[str]) -> str | None:
+    """Advice (never applied: whether pictures have an 'up' is the user's call) when the
+    box statistics look orientation-free and vertical flips or turns are not on yet."""
+    from odhelper.data import boxstats
+
+    missing = [flag for flag, name in (("--vflip", VFLIP), ("--rotate90", ROTATE90))
+               if not any(step.startswith(name) for step in steps)]
+    why = boxstats.looks_orientation_free(stats) if stats and missing else None
+    if why is None:
+        return None
+    return (f"augmentation: the boxes look the same any way up ({why}); if the pictures have "
+            f"no 'up' (microscopy, overhead imagery), {' '.join(missing)} add"
+            f"{'s' if len(missing) == 1 else ''} those flips and turns (not applied: your "
+            "call)")

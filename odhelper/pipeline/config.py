@@ -165,9 +165,14 @@ def fill_fitted(request: FillRequest) -> tuple[dict, fitting.Fitted]:
                          request.anchors, not request.checkpoint, [key for key, _ in pairs])
     if any(key in ("train_steps", "train_config.num_steps") for key, _ in pairs):
         set_steps(configs, configs["train_config"].num_steps)  # schedule length follows
+    steps = augment.describe(configs["train_config"])
     if request.augmentation is not None:
         steps = augment.apply(configs["train_config"], request.augmentation)
         augment.warn_handedness(classes, steps)
+    advice = augment.orientation_advice(summary.raw.get("box_stats"), steps)
+    if advice:
+        log.info("Fitted to the data: %s", advice)
+        fitted.choices.append(advice)
     _sync_augmentation_size(configs)
     return configs, fitted
 
