@@ -144,6 +144,7 @@ def main() -> None:
     parser.add_argument("--times", default="5m,10m", help="audit budgets, comma-separated")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int, help="the folds' input side (default: audit's)")
     parser.add_argument("--keep", type=Path, help="keep the work here")
     args = parser.parse_args()
     if not SOURCES[args.source].is_dir():
@@ -155,8 +156,10 @@ def main() -> None:
         rows = {}
         for budget in args.times.split(","):
             out = work / f"audit-{budget}"
+            size = ["--image-size", str(args.image_size)] if args.image_size else []
             seconds = odhelper("audit", "-i", str(copy), "-o", str(out), "--time", budget,
-                               "--folds", str(args.folds), log=work / f"audit-{budget}.log")
+                               "--folds", str(args.folds), *size,
+                               log=work / f"audit-{budget}.log")
             rows[budget] = {"seconds": round(seconds), **scores(out / "label_issues.csv",
                                                                 truth, copy)}
         keys = list(next(iter(rows.values())))

@@ -109,3 +109,20 @@ def test_a_dataset_is_audited_from_its_own_input_options(tmp_path):
     build_dataset(options(source, tmp_path / "tiled", tile=256))
     with pytest.raises(OdhelperError, match="cut into tiles.*-i"):
         _input_fields(AuditOptions(dataset=tmp_path / "tiled", output=tmp_path / "out"))
+
+
+def test_the_folds_take_more_pixels_when_classes_must_be_told_apart():
+    from odhelper.workflows.audit import fold_size
+
+    def stats(*names, share=0.3):
+        return {"classes": {name: {"boxes": 50, "width": [share] * 3, "height": [share] * 3}
+                            for name in names}}
+
+    assert fold_size(stats("raccoon", share=0.6), "ssd_mobilenet_v2_cpu", None)[:1] == (96,)
+    size, reason, run = fold_size(stats("ace", "king"), "ssd_mobilenet_v2_cpu", None)
+    assert (size, run) == (224, 160) and "2 classes" in reason
+    size, reason, run = fold_size(stats("cell", "dish", share=0.05), "ssd_mobilenet_v2_cpu",
+                                  None)
+    assert (size, run) == (320, 320) and "capped" in reason  # the run's cap, 2x the template
+    assert fold_size(stats("ace", "king"), "ssd_mobilenet_v2_cpu", 128) == (128, "--image-size",
+                                                                          128)

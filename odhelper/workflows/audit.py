@@ -13,6 +13,7 @@ odhelper.log, timings.jsonl.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from odhelper.rundir import AuditDir, RunDir
 
 FOLD_OVERHEAD = 20.0  # seconds of a fold's budget its conversion and start take at least
 FOLD_SMALLEST = 96  # px: the folds' smallest input side
+MULTI_CLASS_FACTOR = 1.4  # the folds' side over a run's when there are several classes
 
 
 @dataclass
@@ -166,7 +168,9 @@ def _from_folds(options: AuditOptions, output: AuditDir):
                                       fold=[fold, options.folds], name=f"fold-{fold}"))
         dataset = DatasetDir(dataset_folder)
         if found is None:
-            size, reason, run_size = _fold_size(options, dataset)
+            size, reason, run_size = fold_size(
+                dataset.summary(check_shards=False).raw.get("box_stats") or {}, options.model,
+                options.image_size)
             log.info("Input size of the folds' model: %d px (%s)", size, reason)
             found = _health(dataset, run_size, output)
         share = (deadline - time.monotonic()) / (options.folds - fold + 1)
@@ -208,23 +212,33 @@ def _input_fields(options: AuditOptions) -> dict:
     return fields
 
 
-def _fold_size(options: AuditOptions, dataset: DatasetDir) -> tuple[int, str, int]:
-    """The folds' input side: --image-size, else the smallest (a multiple of 32, from
-    FOLD_SMALLEST) keeping the smallest class's median box at twice the fitting rule's
-    minimum, never above the size the fitting rule gives a run (the third value, the
-    one data health speaks of): within a budget the fewer pixels, the more steps."""
+def fold_size(stats: dict, model: str, image_size: int | None) -> tuple[int, str, int]:
+    """The folds' input side, why, and the side the fitting rule gives a run (the one data
+    health speaks of), from dataset.json's `stats`; --image-size wins. One class: the
+    smallest side (a multiple of 32, from FOLD_SMALLEST) keeping the class's median box at
+    twice the fitting rule's minimum, never above the run's: within a budget, fewer pixels
+    buy more steps. Several: MULTI_CLASS_FACTOR times the run's side, within the fitting
+    rule's cap: a swapped class shows only to a model that tells the classes apart, which
+    takes more detail than finding the objects."""
     from odhelper.data import boxstats
     from odhelper.pipeline import fitting, registry
 
-    if options.image_size:
-        return options.image_size, "--image-size", options.image_size
-    template = registry.get(options.model).input_size[0]
-    stats = dataset.summary(check_shards=False).raw.get("box_stats") or {}
+    if image_size:
+        return image_size, "--image-size", image_size
+    template = registry.get(model).input_size[0]
     smallest = boxstats.smallest_class(stats) if stats else None
     if smallest is None:
         return template, "the template's (no box statistics)", template
     fitted = fitting.needed_size(stats, template)[0]
+    classes = [name for name, values in stats.get("classes", {}).items() if values.get("boxes")]
+    if len(classes) > 1:
+        multiple = fitting.SIZE_MULTIPLE
+        wanted = math.ceil(fitted * MULTI_CLASS_FACTOR / multiple) * multiple
+        size = min(wanted, template * fitting.MAX_SIZE_FACTOR)
+        return size, (f"{len(classes)} classes: {MULTI_CLASS_FACTOR:g}x the {fitted} px a run "
+                      f"would take{'' if size == wanted else ', capped'}, so that the folds' "
+                      "models tell the classes apart"), fitted
     wanted = max(FOLD_SMALLEST, health.needed_side(smallest[1] / 2))
     size = min(fitted, wanted)
-    return size, (f"the smallest class {smallest[0]!r} keeps {smallest[1] * size:.0f} px "
-                  f"(a run would take {fitted} px; fewer pixels, more steps)"), fitted
+    return size, (f"one class: {smallest[0]!r} keeps {smallest[1] * size:.0f} px (a run would "
+                  f"take {fitted} px; fewer pixels, more steps)"), fitted
