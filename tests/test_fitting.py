@@ -187,6 +187,10 @@ def test_time_budget_fits_the_steps_and_records_them(tmp_path, caplog):
     assert "Time budget (first estimate)" in caplog.text
     done = json.loads((run_dir / "train_done.json").read_text())
     assert done["final_step"] == steps
+    evaluated = [json.loads(line)["step"] for line in
+                 (run_dir / "eval" / "history.jsonl").read_text().splitlines()]
+    every = recorded["eval_every"]  # a refitted total moves the last period's end with it
+    assert evaluated and all(step % every == 0 or step == steps for step in evaluated)
     caplog.clear()
     assert cli.main(argv) == 0
     assert "already finished" in caplog.text and "--time 60s" in caplog.text

@@ -76,3 +76,6 @@ def test_a_total_moved_during_a_period_moves_its_end(dataset, tmp_path):
     assert longer.ends == [5]
     assert Trainer(setup, total_steps=20, eval_every=100, hooks=[shorter]).train() == 7
     assert shorter.ends == [7]
+    steady = Refit(at=0, total=0)  # no refit: every period ends at its boundary
+    assert Trainer(setup, total_steps=11, eval_every=2, hooks=[steady]).train() == 11
+    assert steady.ends == [8, 10, 11]

@@ -77,7 +77,7 @@ class Trainer:
 
         if self._iterator is None:
             self._iterator = iter(self.setup.train_input)
-        follow = until == self.next_boundary()  # train()'s: a hook may move it (--time)
+        start, follow = self.step, until == self.next_boundary()  # train()'s: see below
         while self.step < until:
             steps = self.loop_length(until)
             started = time.perf_counter()
@@ -93,7 +93,11 @@ class Trainer:
             self.last_losses = values
             for hook in self.hooks:
                 hook.after_step(self, values)
-            until = self.next_boundary() if follow else min(until, self.next_boundary())
+            if follow:  # the period's end, moved if a hook refitted the total (--time)
+                end = min((start // self.eval_every + 1) * self.eval_every, self.total_steps)
+                until = end if end >= self.step else self.next_boundary()
+            else:
+                until = min(until, self.next_boundary())
 
     def train(self) -> int:
         """Train to `total_steps` (or until a hook stops it); return the final step."""
