@@ -77,7 +77,8 @@ class Trainer:
 
         if self._iterator is None:
             self._iterator = iter(self.setup.train_input)
-        start, follow = self.step, until == self.next_boundary()  # train()'s: see below
+        start = self.step
+        follow = until == self.next_boundary()  # the period's end (train()): it may move
         while self.step < until:
             steps = self.loop_length(until)
             started = time.perf_counter()
