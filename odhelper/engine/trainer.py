@@ -60,8 +60,13 @@ class Trainer:
         steps, seconds = self._timed
         return steps / seconds if seconds else 0.0
 
+    def period_end(self, step: int) -> int:
+        """The end of the evaluation period `step` lies in: the next multiple of
+        eval_every, or the last step."""
+        return min((step // self.eval_every + 1) * self.eval_every, self.total_steps)
+
     def next_boundary(self) -> int:
-        return min((self.step // self.eval_every + 1) * self.eval_every, self.total_steps)
+        return self.period_end(self.step)
 
     def loop_length(self, until: int) -> int:
         """Steps of the next loop: --steps-per-loop, cut at `until` and at the next
@@ -71,16 +76,18 @@ class Trainer:
             steps = min(steps, self.save_every - self.step % self.save_every)
         return steps
 
-    def run_steps(self, until: int) -> None:
-        """Train up to global step `until`, calling after_step hooks after each loop."""
+    def run_steps(self, until: int | None = None) -> None:
+        """Train up to global step `until`, calling after_step hooks after each loop.
+        Without `until`: to the end of the current period, which follows a hook that
+        refits the total or the cadence (--time)."""
         import tensorflow as tf
 
         if self._iterator is None:
             self._iterator = iter(self.setup.train_input)
         start = self.step
-        follow = until == self.next_boundary()  # the period's end (train()): it may move
-        while self.step < until:
-            steps = self.loop_length(until)
+        end = self.period_end(start) if until is None else until
+        while self.step < end:
+            steps = self.loop_length(end)
             started = time.perf_counter()
             losses = self._step_fn(self._iterator, tf.constant(steps))
             values = {key: float(value) for key, value in losses.items()}
@@ -94,11 +101,11 @@ class Trainer:
             self.last_losses = values
             for hook in self.hooks:
                 hook.after_step(self, values)
-            if follow:  # the period's end, moved if a hook refitted the total (--time)
-                end = min((start // self.eval_every + 1) * self.eval_every, self.total_steps)
-                until = end if end >= self.step else self.next_boundary()
-            else:
-                until = min(until, self.next_boundary())
+            if until is not None:
+                end = min(until, self.next_boundary())
+            else:  # a cadence set below this step (the budget's first estimate): the next one
+                end = self.period_end(start)
+                end = end if end >= self.step else self.next_boundary()
 
     def train(self) -> int:
         """Train to `total_steps` (or until a hook stops it); return the final step."""
@@ -106,7 +113,7 @@ class Trainer:
             hook.before_train(self)
         try:
             while self.step < self.total_steps and self.stop_reason is None:
-                self.run_steps(self.next_boundary())
+                self.run_steps()
                 for hook in self.hooks:
                     hook.after_eval_period(self)
                 if self._agree:

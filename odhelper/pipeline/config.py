@@ -165,8 +165,9 @@ def fill_fitted(request: FillRequest) -> tuple[dict, fitting.Fitted]:
                          request.anchors, not request.checkpoint, [key for key, _ in pairs])
     if any(key in ("train_steps", "train_config.num_steps") for key, _ in pairs):
         set_steps(configs, configs["train_config"].num_steps)  # schedule length follows
-    steps = augment.describe(configs["train_config"])
-    if request.augmentation is not None:
+    if request.augmentation is None:
+        steps = augment.describe(configs["train_config"])
+    else:
         steps = augment.apply(configs["train_config"], request.augmentation)
         augment.warn_handedness(classes, steps)
     advice = augment.orientation_advice(summary.raw.get("box_stats"), steps)
