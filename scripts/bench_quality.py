@@ -6,8 +6,11 @@ The data: small objects made from ../shared/datasets (playing_cards or raccoon).
 shrunk so that its long side is --scale of a 640x480 canvas and pasted at a seeded
 random place on a grey, noisy canvas (its boxes moved with it), so an object keeps a few
 per cent of the picture side, as objects of a microscopy set do. The set is written to
-a temporary folder (removed at the end unless --keep), converted once by `odhelper
-tfrecord`, then each lever trains in its own run folder:
+a temporary folder (removed at the end unless --keep) as a VOC devkit whose lists hold
+the split: a seeded --validate-grids x 9 pictures validate, in the plain set and, pasted
+into whole grids, in the pasted sets, so every lever is scored on the same objects. It is
+converted once by `odhelper tfrecord --split-from imagesets`, then each lever trains in
+its own run folder:
 
   template   --image-size 160 --anchors template  (the template as it is)
   size       --anchors template                   (input size fitted to the boxes)
@@ -17,7 +20,8 @@ tfrecord`, then each lever trains in its own run folder:
   tiled      the same pasted set with --tile 640, scored on whole pictures by tiles
              (evaluate --tile 640)
 
-Usage: scripts/bench_quality.py [--source cards|raccoon] [--scale 0.25] [--time 8m] [--levers template,size,fitted] [--keep DIR]
+Usage: scripts/bench_quality.py [--source cards|raccoon] [--scale 0.25] [--time 8m]
+       [--levers template,size,fitted] [--validate-grids 4] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ LEVERS = {
 PASTED = {"pasted": [], "tiled": ["--tile", "640"]}  # the tfrecord options of their sets
 TILE_SCORE = "tiled"  # scored on whole pictures by evaluate --tile
 CANVAS = (640, 480)
+SIDE = 3  # pasted pictures are SIDE x SIDE canvases
 
 
 def _boxes(xml: Path) -> list[tuple[str, float, float, float, float]]:
@@ -71,14 +76,25 @@ def _picture_of(xml: Path) -> Path | None:
     return None
 
 
-def make_small_objects(source: Path, out: Path, scale: float, seed: int = 0) -> int:
-    """The shrunk set in `out`; the number of pictures."""
+def _write_lists(devkit: Path, validate: set[str], names: list[str]) -> None:
+    """ImageSets/Main/{train,val}.txt of a devkit: `validate` names validate, the rest train."""
+    lists = devkit / "ImageSets" / "Main"
+    lists.mkdir(parents=True, exist_ok=True)
+    (lists / "val.txt").write_text("".join(f"{n}\n" for n in names if n in validate))
+    (lists / "train.txt").write_text("".join(f"{n}\n" for n in names if n not in validate))
+
+
+def make_small_objects(source: Path, out: Path, scale: float, validate: int,
+                       seed: int = 0) -> int:
+    """The shrunk set, a devkit in `out` with `validate` seeded pictures in val.txt; the
+    number of pictures."""
     import numpy as np
     from PIL import Image
 
     rng, noise = random.Random(seed), np.random.default_rng(seed)
-    out.mkdir(parents=True, exist_ok=True)
-    count = 0
+    for folder in ("Annotations", "JPEGImages"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    names = []
     for xml in sorted(source.rglob("*.xml")):
         picture = _picture_of(xml)
         if picture is None:
@@ -92,38 +108,46 @@ def make_small_objects(source: Path, out: Path, scale: float, seed: int = 0) -> 
         left = rng.randint(0, CANVAS[0] - small.width)
         top = rng.randint(0, CANVAS[1] - small.height)
         canvas.paste(small, (left, top))
-        name = f"card_{count:04d}.jpg"
-        canvas.save(out / name, quality=92)
-        _write_xml(out / f"card_{count:04d}.xml", name, [
+        name = f"card_{len(names):04d}"
+        canvas.save(out / "JPEGImages" / f"{name}.jpg", quality=92)
+        _write_xml(out / "Annotations" / f"{name}.xml", f"{name}.jpg", [
             (label, left + x0 * factor, top + y0 * factor, left + x1 * factor, top + y1 * factor)
             for label, x0, y0, x1, y1 in _boxes(xml)])
-        count += 1
-    return count
+        names.append(name)
+    _write_lists(out, set(random.Random(seed).sample(names, validate)), names)
+    return len(names)
 
 
-def paste_grid(source: Path, out: Path, side: int = 3) -> int:
-    """side x side pictures of `source` (same-sized canvases) pasted into one, boxes
-    moved with them; the number of pictures written."""
+def paste_grid(source: Path, out: Path, side: int = SIDE) -> int:
+    """side x side pictures of the devkit `source` (same-sized canvases) pasted into one,
+    boxes moved with them, validation pictures only with each other (the same split);
+    a devkit in `out`, the number of pictures written."""
     from PIL import Image
 
-    out.mkdir(parents=True, exist_ok=True)
-    pictures = sorted(source.glob("*.jpg"))
-    count = 0
-    for start in range(0, len(pictures) - side * side + 1, side * side):
-        group = pictures[start:start + side * side]
-        canvas = Image.new("RGB", (CANVAS[0] * side, CANVAS[1] * side))
-        boxes = []
-        for place, picture in enumerate(group):
-            left, top = (place % side) * CANVAS[0], (place // side) * CANVAS[1]
-            canvas.paste(Image.open(picture), (left, top))
-            boxes += [(label, left + x0, top + y0, left + x1, top + y1)
-                      for label, x0, y0, x1, y1 in _boxes(picture.with_suffix(".xml"))]
-        name = f"grid_{count:04d}.jpg"
-        canvas.save(out / name, quality=92)
-        _write_xml(out / f"grid_{count:04d}.xml", name, boxes,
-                   (CANVAS[0] * side, CANVAS[1] * side))
-        count += 1
-    return count
+    for folder in ("Annotations", "JPEGImages"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    lists = source / "ImageSets" / "Main"
+    validate_names = set()
+    names = []
+    for list_name in ("train", "val"):
+        members = (lists / f"{list_name}.txt").read_text().split()
+        for start in range(0, len(members) - side * side + 1, side * side):
+            canvas = Image.new("RGB", (CANVAS[0] * side, CANVAS[1] * side))
+            boxes = []
+            for place, member in enumerate(members[start:start + side * side]):
+                left, top = (place % side) * CANVAS[0], (place // side) * CANVAS[1]
+                canvas.paste(Image.open(source / "JPEGImages" / f"{member}.jpg"), (left, top))
+                boxes += [(label, left + x0, top + y0, left + x1, top + y1) for
+                          label, x0, y0, x1, y1 in _boxes(source / "Annotations" / f"{member}.xml")]
+            name = f"grid_{len(names):04d}"
+            canvas.save(out / "JPEGImages" / f"{name}.jpg", quality=92)
+            _write_xml(out / "Annotations" / f"{name}.xml", f"{name}.jpg", boxes,
+                       (CANVAS[0] * side, CANVAS[1] * side))
+            names.append(name)
+            if list_name == "val":
+                validate_names.add(name)
+    _write_lists(out, validate_names, names)
+    return len(names)
 
 
 def _tiled_metrics(run: Path) -> dict:
@@ -149,6 +173,8 @@ def main() -> int:
     parser.add_argument("--source", choices=SOURCES, default="cards")
     parser.add_argument("--scale", type=float, default=0.25,
                         help="source picture's long side / canvas width")
+    parser.add_argument("--validate-grids", type=int, default=4,
+                        help=f"validation pictures: this many {SIDE}x{SIDE} grids' worth")
     parser.add_argument("--keep", type=Path, help="folder to keep everything in")
     args = parser.parse_args()
     source = SOURCES[args.source]
@@ -156,11 +182,13 @@ def main() -> int:
         print(f"skipped: {source} is absent")
         return 0
     with work_folder(args.keep, "odhelper-quality-") as work:
-        pictures = make_small_objects(source, work / "pictures", args.scale)
+        validate = args.validate_grids * SIDE * SIDE
+        pictures = make_small_objects(source, work / "pictures", args.scale, validate)
         odhelper("tfrecord", "-i", str(work / "pictures"), "-o", str(work / "dataset"),
-                 log=work / "tfrecord.log")
+                 "--split-from", "imagesets", log=work / "tfrecord.log")
         print(f"{pictures} pictures of {CANVAS[0]}x{CANVAS[1]}, {args.source} pictures at "
-              f"{args.scale:.0%} of the width; budget {args.time} per lever")
+              f"{args.scale:.0%} of the width, {validate} of them validate; budget "
+              f"{args.time} per lever")
         rows = {}
         for lever in args.levers.split(","):
             run, dataset = work / f"run-{lever}", work / "dataset"
@@ -169,7 +197,8 @@ def main() -> int:
                     paste_grid(work / "pictures", work / "pasted")
                 dataset = work / f"dataset-{lever}"
                 odhelper("tfrecord", "-i", str(work / "pasted"), "-o", str(dataset),
-                         *PASTED[lever], log=work / f"tfrecord-{lever}.log")
+                         "--split-from", "imagesets", *PASTED[lever],
+                         log=work / f"tfrecord-{lever}.log")
             seconds = odhelper("run", "-m", "ssd_mobilenet_v2_cpu", "--from-scratch", "-d",
                                str(dataset), "-r", str(run), "--time", args.time,
                                "--no-report", *LEVERS[lever], log=work / f"{lever}.log")

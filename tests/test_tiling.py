@@ -14,7 +14,7 @@ from data_support import options, shared_dataset
 from odhelper.data import tiles
 from odhelper.data.annotation import Box
 from odhelper.data.build import build_dataset
-from odhelper.engine.tiled import merge
+from odhelper.engine.tiled import cut_by_inner_edges, merge
 
 CARD = (378, 504)  # the cards' usual size
 
@@ -47,6 +47,29 @@ def test_merge_keeps_one_box_per_object_and_class():
     scores = np.array([0.9, 0.8, 0.7, 0.6], np.float32)
     classes = np.array([1, 1, 2, 1])
     assert list(merge(boxes, scores, classes)) == [0, 2, 3]
+
+
+def test_a_box_cut_by_a_tile_edge_yields_to_the_whole_view_of_its_object():
+    # a raccoon seen whole (0.6) and, in the next tile, its left half cut at the edge x=640
+    # with a higher score (IoU 0.5 with the whole box: NMS alone kept both)
+    whole, half = [600, 560, 680, 720], [600, 560, 680, 640]
+    alone = [100, 1000, 150, 1050]  # cut, but nothing else sees it: kept
+    inner = [610, 600, 650, 640]  # a smaller object inside the whole one, not cut: kept
+    boxes = np.array([whole, half, alone, inner], np.float32)
+    scores = np.array([0.6, 0.9, 0.7, 0.5], np.float32)
+    cut = np.array([False, True, True, False])
+    assert list(merge(boxes, scores, np.ones(4), cut)) == [2, 0, 3]
+    assert list(merge(boxes, scores, np.ones(4))) == [1, 2, 0, 3]  # without the flags
+    assert tiles.shared_pixels(640, 0.2) == 128  # objects up to this lie whole in a tile
+
+
+def test_only_the_edges_between_tiles_cut_boxes():
+    window = (512, 0, 1152, 640)  # x0, y0, x1, y1 of a tile of a 1920 x 1440 picture
+    boxes = np.array([[10, 513, 60, 600],  # at its left edge, inside the picture: cut
+                      [0, 700, 50, 760],  # at its top edge, the picture's edge: whole
+                      [300, 800, 400, 900],  # inside
+                      [600, 900, 639, 1000]], np.float32)  # at its bottom edge: cut
+    assert list(cut_by_inner_edges(boxes, window, 1920, 1440)) == [True, False, False, True]
 
 
 def _pasted(folder: Path, groups: int) -> Path:

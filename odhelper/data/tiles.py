@@ -6,10 +6,10 @@ edge, so each object keeps its pixels at the model's input.
 Training (`tfrecord --tile`): each window is one example; a box cut by a window's
 edge is kept, clipped, when at least MIN_VISIBLE of its area is inside, else it is
 dropped from that window (counted). The training side keeps a share of the windows
-without any box as background; the held-out sides keep them all. The split is made on whole pictures before any cutting, so
-the tiles of one picture never straddle it. Inference (`evaluate --tile`, `predict
---tile`) runs the model on every window and on the whole picture, shifts the boxes
-back and merges them (engine/tiled.py).
+without any box as background; the held-out sides keep them all. The split is made on
+whole pictures before any cutting, so the tiles of one picture never straddle it.
+Inference (`evaluate --tile`, `predict --tile`) runs the model on every window and on
+the whole picture, shifts the boxes back and merges them (engine/tiled.py).
 """
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def keeps_empty(name: str) -> bool:
     import zlib
 
     return zlib.crc32(name.encode()) % EMPTY_KEPT == 0
+
+
 JPEG_QUALITY = 95
 
 
@@ -40,6 +42,12 @@ def starts(length: int, size: int, overlap: float) -> list[int]:
     step = max(1, int(size * (1.0 - overlap)))
     count = math.ceil((length - size) / step) + 1
     return sorted({min(i * step, length - size) for i in range(count)})
+
+
+def shared_pixels(size: int, overlap: float) -> int:
+    """The fewest pixels two neighbouring windows share: an object no longer or wider
+    than this lies whole in some window."""
+    return size - max(1, int(size * (1.0 - overlap)))
 
 
 def grid(width: int, height: int, size: int, overlap: float) -> list[tuple[int, int, int, int]]:
