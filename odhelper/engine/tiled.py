@@ -62,7 +62,7 @@ def merge(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray,
 
 
 def cut_by_inner_edges(yxyx: np.ndarray, window: tuple[int, int, int, int], width: int,
-                        height: int) -> np.ndarray:
+                       height: int) -> np.ndarray:
     """Which boxes (picture pixels) touch an edge of `window` inside the picture."""
     x0, y0, x1, y1 = window
     near = EDGE_PIXELS
