@@ -154,9 +154,9 @@ def main() -> None:
         truth = corrupt(SOURCES[args.source], copy, args.corrupt, args.seed)
         (work / "truth.json").write_text(json.dumps(truth, indent=1))
         rows = {}
+        size = ["--image-size", str(args.image_size)] if args.image_size else []
         for budget in args.times.split(","):
             out = work / f"audit-{budget}"
-            size = ["--image-size", str(args.image_size)] if args.image_size else []
             seconds = odhelper("audit", "-i", str(copy), "-o", str(out), "--time", budget,
                                "--folds", str(args.folds), *size,
                                log=work / f"audit-{budget}.log")

@@ -118,12 +118,25 @@ def make_small_objects(source: Path, out: Path, scale: float, validate: int,
     return len(names)
 
 
+def grid_picture(devkit: Path, members: list[str], side: int = SIDE):
+    """The devkit pictures `members` (same-sized canvases) pasted side x side, row by row,
+    into one picture; (the picture, its boxes moved with them)."""
+    from PIL import Image
+
+    canvas = Image.new("RGB", (CANVAS[0] * side, CANVAS[1] * side))
+    boxes = []
+    for place, member in enumerate(members):
+        left, top = (place % side) * CANVAS[0], (place // side) * CANVAS[1]
+        canvas.paste(Image.open(devkit / "JPEGImages" / f"{member}.jpg"), (left, top))
+        boxes += [(label, left + x0, top + y0, left + x1, top + y1)
+                  for label, x0, y0, x1, y1 in _boxes(devkit / "Annotations" / f"{member}.xml")]
+    return canvas, boxes
+
+
 def paste_grid(source: Path, out: Path, side: int = SIDE) -> int:
     """side x side pictures of the devkit `source` (same-sized canvases) pasted into one,
     boxes moved with them, validation pictures only with each other (the same split);
     a devkit in `out`, the number of pictures written."""
-    from PIL import Image
-
     for folder in ("Annotations", "JPEGImages"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     lists = source / "ImageSets" / "Main"
@@ -132,13 +145,7 @@ def paste_grid(source: Path, out: Path, side: int = SIDE) -> int:
     for list_name in ("train", "val"):
         members = (lists / f"{list_name}.txt").read_text().split()
         for start in range(0, len(members) - side * side + 1, side * side):
-            canvas = Image.new("RGB", (CANVAS[0] * side, CANVAS[1] * side))
-            boxes = []
-            for place, member in enumerate(members[start:start + side * side]):
-                left, top = (place % side) * CANVAS[0], (place // side) * CANVAS[1]
-                canvas.paste(Image.open(source / "JPEGImages" / f"{member}.jpg"), (left, top))
-                boxes += [(label, left + x0, top + y0, left + x1, top + y1) for
-                          label, x0, y0, x1, y1 in _boxes(source / "Annotations" / f"{member}.xml")]
+            canvas, boxes = grid_picture(source, members[start:start + side * side], side)
             name = f"grid_{len(names):04d}"
             canvas.save(out / "JPEGImages" / f"{name}.jpg", quality=92)
             _write_xml(out / "Annotations" / f"{name}.xml", f"{name}.jpg", boxes,
@@ -215,8 +222,8 @@ def main() -> int:
             per_class = " ".join(
                 f"{metrics.get(f'PascalBoxes_PerformanceByCategory/AP@0.5IOU/{c}', 0):6.3f}"
                 for c in classes)
-            print(f"{lever:<10} {value:8.3f} {per_class}  {seconds:7.0f}  {fitted} "
-                  f"(x{value / base:.2f} of {next(iter(rows))})" if base else "")
+            ratio = f" (x{value / base:.2f} of {next(iter(rows))})" if base else ""
+            print(f"{lever:<10} {value:8.3f} {per_class}  {seconds:7.0f}  {fitted}{ratio}")
     return 0
 
 

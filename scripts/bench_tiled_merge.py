@@ -18,7 +18,7 @@ import random
 import sys
 from pathlib import Path
 
-from bench_quality import CANVAS, SIDE, _boxes
+from bench_quality import SIDE, grid_picture
 
 
 def main() -> int:
@@ -31,7 +31,6 @@ def main() -> int:
     args = parser.parse_args()
 
     import numpy as np
-    from PIL import Image
 
     from odhelper.data import labelmap
     from odhelper.detections import Detections
@@ -47,14 +46,9 @@ def main() -> int:
         order = validate[:]
         random.Random(arrangement).shuffle(order)
         for start in range(0, len(order) - SIDE * SIDE + 1, SIDE * SIDE):
-            canvas = Image.new("RGB", (CANVAS[0] * SIDE, CANVAS[1] * SIDE))
-            boxes, classes = [], []
-            for place, name in enumerate(order[start:start + SIDE * SIDE]):
-                left, top = (place % SIDE) * CANVAS[0], (place // SIDE) * CANVAS[1]
-                canvas.paste(Image.open(args.devkit / "JPEGImages" / f"{name}.jpg"), (left, top))
-                for label, x0, y0, x1, y1 in _boxes(args.devkit / "Annotations" / f"{name}.xml"):
-                    boxes.append((top + y0, left + x0, top + y1, left + x1))
-                    classes.append(ids[label])
+            canvas, pasted = grid_picture(args.devkit, order[start:start + SIDE * SIDE])
+            boxes = [(y0, x0, y1, x1) for _, x0, y0, x1, y1 in pasted]
+            classes = [ids[label] for label, *_ in pasted]
             found = tiled.views(model, np.asarray(canvas), args.tile, args.overlap)
             every = found.detections
             keep = tiled.merge(every.yxyx, every.scores, every.classes)
@@ -67,13 +61,14 @@ def main() -> int:
     categories = [{"id": number, "name": name} for name, number in ids.items()]
     pictures = len(results["odhelper's merge"])
     objects = sum(len(r.gt_classes) for r in results["odhelper's merge"])
-    print(f"{pictures} pictures of {CANVAS[0] * SIDE}x{CANVAS[1] * SIDE} ({objects} objects), "
+    first = results["odhelper's merge"][0]
+    print(f"{pictures} pictures of {first.width}x{first.height} ({objects} objects), "
           f"{args.tile} px tiles, overlap {args.overlap:.0%}")
     base = None
     for name, found in results.items():
         value = float(np.nanmean([average_precision(c) for c in curves(found, categories)]))
         base = value if base is None else base
-        print(f"{name:<28} mAP@0.5 {value:.4f}  x{value / base:.2f}")
+        print(f"{name:<28} mAP@0.5 {value:.4f}" + (f"  x{value / base:.2f}" if base else ""))
     return 0
 
 

@@ -51,9 +51,14 @@ class Health:
         return [c for c in self.classes if c.needed_size is not None]
 
 
+def side_at_least(pixels: float) -> int:
+    """The smallest input side of at least `pixels`, a multiple of SIZE_MULTIPLE."""
+    return math.ceil(pixels / SIZE_MULTIPLE) * SIZE_MULTIPLE
+
+
 def needed_side(share: float) -> int:
     """The square input side keeping MIN_OBJECT_PX of a short side `share` of the picture."""
-    return math.ceil(MIN_OBJECT_PX / max(share, 1e-6) / SIZE_MULTIPLE) * SIZE_MULTIPLE
+    return side_at_least(MIN_OBJECT_PX / max(share, 1e-6))
 
 
 def check(content: dict, pictures: list[dict], input_size: int) -> Health:

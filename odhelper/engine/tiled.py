@@ -53,10 +53,9 @@ def merge(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray,
         for i in range(len(members)):
             if alive[i]:
                 kept.append(members[i])
-                later = np.arange(len(members)) > i
-                gone = (overlaps[i] > threshold) | (cut[members] & (
-                    _share_inside(boxes[members[i]], boxes[members]) > INSIDE_SHARE))
-                alive &= ~(gone & later)
+                later = members[i + 1:]
+                alive[i + 1:] &= (overlaps[i, i + 1:] <= threshold) & ~(cut[later] & (
+                    _share_inside(boxes[members[i]], boxes[later]) > INSIDE_SHARE))
     kept = np.array(kept, np.int64)
     return kept[np.argsort(-scores[kept], kind="stable")][:limit]
 

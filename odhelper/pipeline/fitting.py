@@ -21,10 +21,9 @@ import numpy as np
 
 from odhelper import log
 from odhelper.constants import MIN_OBJECT_PX
-from odhelper.data import boxstats
+from odhelper.data import boxstats, health
 
 MAX_SIZE_FACTOR = 2  # input side at most 2x the template's: a step costs at most ~4x
-SIZE_MULTIPLE = 32
 MIN_GAIN = 0.02  # anchors are refitted when they match this much more of the boxes
 ANCHOR_MODES = ("auto", "template")
 
@@ -65,7 +64,7 @@ def needed_size(stats: dict, template_size: int) -> tuple[int, str]:
     if at_template >= MIN_OBJECT_PX:
         return template_size, (f"the smallest class {name!r} keeps {at_template:.0f} px at "
                                f"the template's {template_size} px (>= {MIN_OBJECT_PX})")
-    wanted = math.ceil(MIN_OBJECT_PX / max(share, 1e-6) / SIZE_MULTIPLE) * SIZE_MULTIPLE
+    wanted = health.needed_side(share)
     limit = template_size * MAX_SIZE_FACTOR
     size = min(wanted, limit)
     reason = (f"the smallest class {name!r} has a median short side of {share:.1%} of the "

@@ -13,7 +13,6 @@ odhelper.log, timings.jsonl.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,8 +231,7 @@ def fold_size(stats: dict, model: str, image_size: int | None) -> tuple[int, str
     fitted = fitting.needed_size(stats, template)[0]
     classes = [name for name, values in stats.get("classes", {}).items() if values.get("boxes")]
     if len(classes) > 1:
-        multiple = fitting.SIZE_MULTIPLE
-        wanted = math.ceil(fitted * MULTI_CLASS_FACTOR / multiple) * multiple
+        wanted = health.side_at_least(fitted * MULTI_CLASS_FACTOR)
         size = min(wanted, template * fitting.MAX_SIZE_FACTOR)
         return size, (f"{len(classes)} classes: {MULTI_CLASS_FACTOR:g}x the {fitted} px a run "
                       f"would take{'' if size == wanted else ', capped'}, so that the folds' "
