@@ -8,7 +8,8 @@ each budget, and the script prints, side by side, the share of corrupted picture
 among the top N (N = the corrupted count, 30, 60) and the recall of each kind within
 the top 2N. Pictures are not copied: the XMLs are, beside links to the pictures.
 
-    scripts/bench_audit.py --source cards --corrupt 30 --times 5m,10m
+    scripts/bench_audit.py --source cards --corrupt 30 --times 5m,10m --keep DIR
+    scripts/bench_audit.py --rescore DIR   # the kept folds' detections, ranked again
 """
 from __future__ import annotations
 
@@ -137,6 +138,37 @@ def scores(issues_csv: Path, truth: dict[str, str], root: Path) -> dict:
     return found
 
 
+def rescore(work: Path) -> dict:
+    """Rank the stored fold detections of each audit kept in `work` again, with the
+    ranking of this checkout (no training): {budget: scores}."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from odhelper.datasetdir import DatasetDir
+    from odhelper.metrics import label_issues, stored
+    from odhelper.report.audit_page import write_csv
+    from odhelper.rundir import AuditDir
+    from odhelper.workflows.audit import _sources
+    from odhelper.workflows.evaluate import unique_ids
+
+    truth = json.loads((work / "truth.json").read_text())
+    rows = {}
+    for out in sorted(work.glob("audit-*/")):
+        folder, results, sources, names = AuditDir(out), [], {}, {}
+        for fold in range(1, len(list((out / "folds").glob("fold-*"))) + 1):
+            dataset_folder, run_dir = folder.fold(fold)
+            saved = sorted(run_dir.evaluation().detections_dir.glob("step-*.npz"),
+                           key=lambda p: int(p.stem.split("-")[1]))[-1]
+            found, _ = stored.load(saved)
+            unique_ids(found)
+            dataset = DatasetDir(dataset_folder)
+            sources.update(_sources(dataset, "validate", found, f"fold {fold}:"))
+            names = {n: c for c, n in dataset.summary(check_shards=False).class_ids.items()}
+            results += found
+        ranked = label_issues.rank(results, names)
+        csv_path = write_csv(ranked, sources, work / f"rescored-{out.name}.csv")
+        rows[out.name.removeprefix("audit-")] = scores(csv_path, truth, work / "data")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=sorted(SOURCES), default="cards")
@@ -146,7 +178,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, help="the folds' input side (default: audit's)")
     parser.add_argument("--keep", type=Path, help="keep the work here")
+    parser.add_argument("--rescore", type=Path, help="a --keep folder: rank its audits' "
+                        "stored detections again (no training)")
     args = parser.parse_args()
+    if args.rescore:
+        _print(rescore(args.rescore), json.loads((args.rescore / "truth.json").read_text()),
+               args.rescore.name)
+        return
     if not SOURCES[args.source].is_dir():
         raise SystemExit(f"{SOURCES[args.source]}: the shared datasets are not here")
     with work_folder(args.keep, "bench-audit-") as work:
@@ -162,12 +200,16 @@ def main() -> None:
                                log=work / f"audit-{budget}.log")
             rows[budget] = {"seconds": round(seconds), **scores(out / "label_issues.csv",
                                                                 truth, copy)}
-        keys = list(next(iter(rows.values())))
-        print(f"{args.source}: {args.corrupt} corrupted pictures "
-              f"({', '.join(f'{k} {list(truth.values()).count(k)}' for k in KINDS)})")
-        print(f"{'':24}" + "".join(f"{b:>12}" for b in rows))
-        for key in keys:
-            print(f"{key:24}" + "".join(f"{rows[b][key]:>12}" for b in rows))
+        _print(rows, truth, args.source)
+
+
+def _print(rows: dict, truth: dict, title: str) -> None:
+    keys = list(next(iter(rows.values())))
+    print(f"{title}: {len(truth)} corrupted pictures "
+          f"({', '.join(f'{k} {list(truth.values()).count(k)}' for k in KINDS)})")
+    print(f"{'':24}" + "".join(f"{b:>12}" for b in rows))
+    for key in keys:
+        print(f"{key:24}" + "".join(f"{rows[b].get(key, ''):>12}" for b in rows))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,12 @@ The SavedModel holds two signatures of the same weights: `serving_default` (the 
 input type: one uint8 picture per call, what clients of the OD API expect, or batches of
 float32 pictures with --batched) and `serving_batched` (float_image_tensor), which
 `odhelper predict` uses to send batches; the OD API's own exporter saves only one.
+Both are traced without AutoGraph, like training and evaluation: the OD API's graph
+code needs none, and converting it took most of an export's time.
 """
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 from pathlib import Path
@@ -57,8 +60,8 @@ def _export(proto, checkpoint: Path, input_type: str, out: ExportDir) -> None:
     restore = tf.train.Checkpoint(model=model)
     status = restore.restore(str(checkpoint)).expect_partial()
     modules = od.exporter_lib_v2.DETECTION_MODULE_MAP
-    default = modules[input_type](model)
-    batched = modules["float_image_tensor"](model)
+    default = _without_autograph(modules[input_type](model))
+    batched = _without_autograph(modules["float_image_tensor"](model))
     signatures = {"serving_default": default.__call__.get_concrete_function(),
                   BATCHED_SIGNATURE: batched.__call__.get_concrete_function()}
     status.assert_existing_objects_matched()
@@ -67,6 +70,22 @@ def _export(proto, checkpoint: Path, input_type: str, out: ExportDir) -> None:
     with without_keras_traces():
         tf.saved_model.save(default, str(out.saved_model), signatures=signatures)
     od.config_util.save_pipeline_config(proto, str(out.root))
+
+
+def _without_autograph(module):
+    """`module` (an exporter_lib_v2 detection module) whose __call__ is traced without
+    AutoGraph, with the same input signature; saved in place of the original."""
+    import tensorflow as tf
+
+    call = module.__dict__.get("__call__")  # set per instance (image_tensor)
+    if call is not None:
+        python_function = call.python_function
+    else:  # a decorated method: bound to the module here
+        call = type(module).__call__
+        python_function = functools.partial(call.python_function, module)
+    module.__call__ = tf.function(python_function, input_signature=call.input_signature,
+                                  autograph=False)
+    return module
 
 
 def size(path: Path) -> int:

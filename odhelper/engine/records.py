@@ -43,7 +43,7 @@ def read(files: list[str], label_map: Path, wanted: Collection[int] | None = Non
     of every record, or of the positions `wanted`, in file order."""
     import tensorflow as tf
 
-    from odhelper.od import api
+    from odhelper.od import api, without_autograph
 
     od = api()
     inputs = od.standard_fields.InputDataFields
@@ -57,7 +57,7 @@ def read(files: list[str], label_map: Path, wanted: Collection[int] | None = Non
             lambda index, _: tf.reduce_any(tf.equal(positions, index)))
     else:
         dataset = dataset.enumerate()
-    dataset = dataset.map(lambda index, raw: (index, decoder.decode(raw)),
+    dataset = dataset.map(without_autograph(lambda index, raw: (index, decoder.decode(raw))),
                           num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
     for index, example in dataset:
         index = int(index)

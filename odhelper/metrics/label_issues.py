@@ -13,11 +13,13 @@ boxes with out-of-sample detections and score four kinds of issue, each in [0, 1
 - overlooked: a confident detection that no label box of any class overlaps;
 - spurious: a label box that no detection of any class supports.
 
-A detection's score is read relative to the model's usual confidence on a real object
-of its class u (the median best same-class score on its label boxes): p / (p + u), 0.5
-at the usual level, so a weak model whose right answers score 0.2 still ranks its
-doubts. A label box without support counts as much as the model's recall of its
-class makes a missing detection telling. A picture scores its worst issue.
+A detection's score is read as the model's own precision at that score, measured on
+the scored pictures themselves (most of their boxes are right): of the detections of
+its class scoring at least as much, the share that lie on a label box of that class.
+A weak model's background detections at 0.3 then count for what they are worth
+(little, when most of its 0.3 detections are wrong), and a strong model's 0.9 for
+much. A label box without support counts as much as the model's recall of its class
+makes a missing detection telling. A picture scores its worst issue.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ COVER_IOU = 0.5  # a detection on a label box
 SUPPORT_IOU = 0.3  # any support of a label box
 LOWEST_SCORE = 0.05  # detections scoring less are ignored
 TYPICAL_FLOOR = 0.05  # the typical confidence of a class is at least this
+PRIOR_WEIGHT = 2.0  # detections' worth of prior (at precision 0.5) in each class's precision
 
 
 @dataclass
@@ -85,6 +88,44 @@ def typical_confidence(results: Sequence[ImageResult]) -> dict[int, tuple[float,
                     float(np.mean(np.array(scores) > 0))) for label, scores in best.items()}
 
 
+class Precision:
+    """Per class, the precision of the model's detections at each score: of those scoring
+    at least as much, the share on a label box of their class (IoU >= COVER_IOU),
+    interpolated so that it never falls as the score rises, with a prior of
+    PRIOR_WEIGHT detections at 0.5."""
+
+    def __init__(self, results: Sequence[ImageResult]):
+        scored: dict[int, list[tuple[float, bool]]] = {}
+        for result in results:
+            found = result.detections
+            keep = found.scores >= LOWEST_SCORE
+            boxes, classes, scores = found.yxyx[keep], found.classes[keep], found.scores[keep]
+            right = np.zeros(len(scores), bool)
+            if len(scores) and len(result.gt_boxes):
+                right = ((iou(result.gt_boxes, boxes) >= COVER_IOU) &
+                         (result.gt_classes[:, None] == classes[None, :])).any(axis=0)
+            for label, score, hit in zip(classes, scores, right):
+                scored.setdefault(int(label), []).append((float(score), bool(hit)))
+        self._curves = {}
+        for label, pairs in scored.items():
+            pairs.sort(key=lambda pair: -pair[0])
+            hits = np.cumsum([hit for _, hit in pairs])
+            seen = np.arange(1, len(pairs) + 1)
+            precision = (hits + PRIOR_WEIGHT / 2) / (seen + PRIOR_WEIGHT)
+            precision = np.maximum.accumulate(precision[::-1])[::-1]  # interpolated
+            self._curves[label] = (-np.array([score for score, _ in pairs]), precision)
+
+    def __call__(self, classes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """The precision at each detection's score (0.5 for a class never detected)."""
+        values = np.full(len(scores), 0.5, np.float32)
+        for index, (label, score) in enumerate(zip(classes, scores)):
+            curve = self._curves.get(int(label))
+            if curve is not None:  # the last detection scoring at least `score`
+                at = np.searchsorted(curve[0], -score, side="right") - 1
+                values[index] = curve[1][max(at, 0)]
+        return values
+
+
 def _near(label_box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Detections whose centre lies within one box size of the label box's centre."""
     size = np.maximum(label_box[2:] - label_box[:2], 1.0)
@@ -99,14 +140,15 @@ def _support(value: float) -> float:
 
 
 def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float]],
-                   names: Mapping[int, str]) -> PictureIssues:
+                   precision: Precision, names: Mapping[int, str]) -> PictureIssues:
     """Every issue of one picture (at most one per label box, one per detection)."""
     found = result.detections
     keep = found.scores >= LOWEST_SCORE
     boxes, classes, raw = found.yxyx[keep], found.classes[keep], found.scores[keep]
     usual = np.array([typical.get(int(c), (TYPICAL_FLOOR, 1.0))[0] for c in classes],
                      np.float32)
-    relative = raw / (raw + usual) if len(raw) else raw  # 0.5 at the class's usual score
+    relative = raw / (raw + usual) if len(raw) else raw  # support: 0.5 at the usual score
+    claim = precision(classes, raw)  # how often such a detection is right
     overlaps = iou(result.gt_boxes, boxes) if len(boxes) else np.zeros((len(result.gt_boxes), 0))
     explained = (overlaps >= COVER_IOU) & (result.gt_classes[:, None] == classes[None, :])
     used = np.zeros(len(boxes), bool)  # detections that explain a label box's issue
@@ -120,15 +162,15 @@ def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float
         candidates = []
         other = covering & ~same
         if other.any():
-            pick = int(np.flatnonzero(other)[np.argmax(relative[other])])
-            candidates.append((relative[pick] * (1.0 - on_label), SWAP, pick))
+            pick = int(np.flatnonzero(other)[np.argmax(claim[other])])
+            candidates.append((claim[pick] * (1.0 - on_label), SWAP, pick))
         free = same & ~covering & ~explained.any(axis=0)
         nearby = free & ((overlaps[row] > 0) | _near(label_box, boxes)) if len(boxes) else free
         near_support = relative * np.minimum(1.0, overlaps[row] / COVER_IOU)
         support = _support(float(near_support.max())) if len(boxes) else 0.0
         unsupported = (1.0 - support) * typical.get(label, (TYPICAL_FLOOR, 1.0))[1]
         if nearby.any():  # the box is likely the object's displaced box, not a ghost
-            away = relative * (1.0 - overlaps[row] / COVER_IOU)
+            away = claim * (1.0 - overlaps[row] / COVER_IOU)
             pick = int(np.flatnonzero(nearby)[np.argmax(away[nearby])])
             candidates.append((max(away[pick] * (1.0 - on_label), unsupported), LOCATION,
                                pick))
@@ -144,7 +186,7 @@ def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float
     touching = (overlaps > 0).any(axis=0) if len(result.gt_boxes) else np.zeros(len(boxes), bool)
     for pick in np.flatnonzero(~used & ~touching):
         issues.append(Issue(result.image_id, OVERLOOKED, "", class_name(names, classes[pick]),
-                            None, _xyxy(boxes[pick]), float(relative[pick])))
+                            None, _xyxy(boxes[pick]), float(claim[pick])))
     issues.sort(key=lambda issue: -issue.score)
     worst = issues[0].score if issues else 0.0
     return PictureIssues(result.image_id, worst, issues)
@@ -152,7 +194,7 @@ def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float
 
 def rank(results: Sequence[ImageResult], names: Mapping[int, str]) -> list[PictureIssues]:
     """Pictures, most likely mislabeled first (ties: by name, for a stable order)."""
-    typical = typical_confidence(results)
-    ranked = [picture_issues(result, typical, names) for result in results]
+    typical, precision = typical_confidence(results), Precision(results)
+    ranked = [picture_issues(result, typical, precision, names) for result in results]
     ranked.sort(key=lambda p: (-p.score, p.picture))
     return ranked

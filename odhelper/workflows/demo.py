@@ -30,6 +30,7 @@ class DemoResult:
     metrics: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)  # what to look at
     curve: list[dict] = field(default_factory=list)  # mAP@0.5 against training time
+    evaluation: object = None  # the run's export's workflows.evaluate.Evaluation, if it made one
 
     def to_dict(self) -> dict:
         return {"seconds": {k: round(v, 1) for k, v in self.seconds.items()},
@@ -131,15 +132,23 @@ def _run(options: DemoOptions, result: DemoResult) -> None:
     result.curve = eval_curve(trained.history, folder.run.timings)
     if trained.export is not None:
         result.outputs["export"] = folder.run.saved_model
+        result.evaluation = getattr(trained.exported, "evaluation", None)
 
 
 def _evaluate(options: DemoOptions, result: DemoResult) -> None:
-    """`odhelper evaluate --run-dir RUN` (best checkpoint) as a call."""
+    """`odhelper evaluate --run-dir RUN` (best checkpoint) as a call, unless the run's
+    export has just evaluated that checkpoint: nothing is scored twice."""
     from odhelper.options.inference import EvaluateOptions
     from odhelper.workflows.evaluate import evaluate
 
     folder = DemoDir(options.out)
-    evaluation = evaluate(EvaluateOptions(run_dir=folder.run.root, tile=0))
+    evaluation = result.evaluation
+    if evaluation is None:
+        evaluation = evaluate(EvaluateOptions(run_dir=folder.run.root, tile=0))
+    else:
+        log.info("The export evaluated %s (step %d) on the validation split: %s kept, "
+                 "not scored again", Path(evaluation.checkpoint).name, evaluation.step,
+                 folder.run.eval_dir)
     result.metrics.update(evaluation.metrics)
     for row in evaluation.classes:
         log.info("Class %-10s AP@0.5 %.4f  COCO AP %.4f  (%d boxes)", row.name, row.ap_voc,

@@ -43,6 +43,7 @@ class ExportResult:
     outputs: list[Path] = field(default_factory=list)
     made: list[str] = field(default_factory=list)  # what this call exported or converted
     kept: list[str] = field(default_factory=list)  # what was current and left as it was
+    evaluation: object = None  # workflows.evaluate.Evaluation, when this call scored the export
 
     def error(self) -> OdhelperError | None:
         """One line naming each failed artifact and why, or None."""
@@ -116,7 +117,7 @@ def _export(run_dir: RunDir, options: ArtifactOptions) -> ExportResult:
         _onnx(run_dir, record, result)
     files.write_json(out.record, record)
     if not _thresholds_current(run_dir, identity):
-        evaluate_exported(run_dir, str(checkpoint))
+        result.evaluation = evaluate_exported(run_dir, str(checkpoint))
     else:
         log.info("Operating points of %s kept: %s", checkpoint.name, run_dir.thresholds)
     if options.check and len(_artifacts(run_dir)) > 1:
