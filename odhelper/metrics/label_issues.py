@@ -13,13 +13,17 @@ boxes with out-of-sample detections and score four kinds of issue, each in [0, 1
 - overlooked: a confident detection that no label box of any class overlaps;
 - spurious: a label box that no detection of any class supports.
 
-A detection's score is read as the model's own precision at that score, measured on
-the scored pictures themselves (most of their boxes are right): of the detections of
-its class scoring at least as much, the share that lie on a label box of that class.
-A weak model's background detections at 0.3 then count for what they are worth
-(little, when most of its 0.3 detections are wrong), and a strong model's 0.9 for
-much. A label box without support counts as much as the model's recall of its class
-makes a missing detection telling. A picture scores its worst issue.
+A detection that claims something (a swap's class, a bad location's place, an
+overlooked object) counts as the model's own precision at its score, measured on the
+scored pictures themselves (most of their boxes are right): of the detections of its
+class scoring at least as much, the share that lie on a label box of that class. A
+weak model's background detections at 0.3 then count for little when most of its 0.3
+detections are wrong. Support for a label box is read relative to the model's usual
+confidence on a real object of its class u (the median best same-class score on its
+label boxes): p / (p + u), 0.5 at the usual level, so a weak model whose right answers
+score 0.2 still supports them. A label box without support counts as much as the
+model's recall of its class makes a missing detection telling. A picture scores its
+worst issue.
 """
 from __future__ import annotations
 
@@ -34,7 +38,6 @@ from odhelper.metrics.matching import ImageResult, iou
 SWAP, LOCATION, OVERLOOKED, SPURIOUS = "swap", "bad location", "overlooked", "spurious"
 KINDS = (SWAP, LOCATION, OVERLOOKED, SPURIOUS)
 COVER_IOU = 0.5  # a detection on a label box
-SUPPORT_IOU = 0.3  # any support of a label box
 LOWEST_SCORE = 0.05  # detections scoring less are ignored
 TYPICAL_FLOOR = 0.05  # the typical confidence of a class is at least this
 PRIOR_WEIGHT = 2.0  # detections' worth of prior (at precision 0.5) in each class's precision
