@@ -13,17 +13,17 @@ boxes with out-of-sample detections and score four kinds of issue, each in [0, 1
 - overlooked: a confident detection that no label box of any class overlaps;
 - spurious: a label box that no detection of any class supports.
 
-A detection that claims something (a swap's class, a bad location's place, an
-overlooked object) counts as the model's own precision at its score, measured on the
-scored pictures themselves (most of their boxes are right): of the detections of its
-class scoring at least as much, the share that lie on a label box of that class. A
-weak model's background detections at 0.3 then count for little when most of its 0.3
-detections are wrong. Support for a label box is read relative to the model's usual
-confidence on a real object of its class u (the median best same-class score on its
-label boxes): p / (p + u), 0.5 at the usual level, so a weak model whose right answers
-score 0.2 still supports them. A label box without support counts as much as the
-model's recall of its class makes a missing detection telling. A picture scores its
-worst issue.
+A detection's score is read relative to the model's usual confidence on a real object
+of its class u (the median best same-class score on its label boxes): p / (p + u), 0.5
+at the usual level, so a weak model whose right answers score 0.2 still ranks its
+doubts. A detection that claims something (a swap's class, a bad location's place, an
+overlooked object) counts at most as much as the model's own precision at its score,
+measured on the scored pictures themselves (most of their boxes are right): of the
+detections of its class scoring at least as much, the share that lie on a label box of
+that class. A weak model's background detections at 0.3 then count for little when
+most of its 0.3 detections are wrong. A label box without support counts as much as
+the model's recall of its class makes a missing detection telling. A picture scores
+its worst issue.
 """
 from __future__ import annotations
 
@@ -150,8 +150,8 @@ def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float
     boxes, classes, raw = found.yxyx[keep], found.classes[keep], found.scores[keep]
     usual = np.array([typical.get(int(c), (TYPICAL_FLOOR, 1.0))[0] for c in classes],
                      np.float32)
-    relative = raw / (raw + usual) if len(raw) else raw  # support: 0.5 at the usual score
-    claim = precision(classes, raw)  # how often such a detection is right
+    relative = raw / (raw + usual) if len(raw) else raw  # 0.5 at the class's usual score
+    claim = np.minimum(relative, precision(classes, raw))  # capped by how often it is right
     overlaps = iou(result.gt_boxes, boxes) if len(boxes) else np.zeros((len(result.gt_boxes), 0))
     explained = (overlaps >= COVER_IOU) & (result.gt_classes[:, None] == classes[None, :])
     used = np.zeros(len(boxes), bool)  # detections that explain a label box's issue
