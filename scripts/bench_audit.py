@@ -143,26 +143,21 @@ def rescore(work: Path) -> dict:
     ranking of this checkout (no training): {budget: scores}."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from odhelper.datasetdir import DatasetDir
-    from odhelper.metrics import label_issues, stored
+    from odhelper.metrics import label_issues
     from odhelper.report.audit_page import write_csv
     from odhelper.rundir import AuditDir
-    from odhelper.workflows.audit import _sources
-    from odhelper.workflows.evaluate import unique_ids
+    from odhelper.workflows.audit import fold_results
 
     truth = json.loads((work / "truth.json").read_text())
     rows = {}
     for out in sorted(work.glob("audit-*/")):
-        folder, results, sources, names = AuditDir(out), [], {}, {}
+        folder, results, sources = AuditDir(out), [], {}
         for fold in range(1, len(list((out / "folds").glob("fold-*"))) + 1):
-            dataset_folder, run_dir = folder.fold(fold)
-            saved = sorted(run_dir.evaluation().detections_dir.glob("step-*.npz"),
-                           key=lambda p: int(p.stem.split("-")[1]))[-1]
-            found, _ = stored.load(saved)
-            unique_ids(found)
-            dataset = DatasetDir(dataset_folder)
-            sources.update(_sources(dataset, "validate", found, f"fold {fold}:"))
-            names = {n: c for c, n in dataset.summary(check_shards=False).class_ids.items()}
-            results += found
+            scored, scored_sources = fold_results(folder, fold)
+            results += scored
+            sources.update(scored_sources)
+        class_ids = DatasetDir(folder.fold(1)[0]).summary(check_shards=False).class_ids
+        names = {number: name for name, number in class_ids.items()}
         ranked = label_issues.rank(results, names)
         csv_path = write_csv(ranked, sources, work / f"rescored-{out.name}.csv")
         rows[out.name.removeprefix("audit-")] = scores(csv_path, truth, work / "data")

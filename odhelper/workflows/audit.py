@@ -154,8 +154,6 @@ def _from_folds(options: AuditOptions, output: AuditDir):
     from odhelper.data.build import build_dataset
     from odhelper.options.data import TfrecordOptions
     from odhelper.options.training import RunOptions
-    from odhelper.metrics import stored
-    from odhelper.workflows.evaluate import unique_ids
     from odhelper.workflows.run import run
 
     deadline = time.monotonic() + options.seconds
@@ -184,13 +182,29 @@ def _from_folds(options: AuditOptions, output: AuditDir):
             batch_size=options.batch_size, set=list(options.set), seed=options.seed,
             eval_every=10 ** 6, export=False, report=False))
         last = trained.history[-1]["step"] if trained.history else trained.final_step
-        fold_results, _ = stored.load(trained.run_dir.evaluation().detections(last))
-        unique_ids(fold_results)
-        sources.update(_sources(dataset, "validate", fold_results, f"fold {fold}:"))
-        results += fold_results
+        scored_pictures, scored_sources = fold_results(output, fold, last)
+        sources.update(scored_sources)
+        results += scored_pictures
     scored = (f"every picture, by {options.folds} models each trained on the other folds "
               f"({options.model}, {options.time} in all)")
     return results, sources, scored, found, dataset
+
+
+def fold_results(output: AuditDir, fold: int, step: int | None = None):
+    """Fold `fold`'s pictures as its model scored them at `step` (else at its run's latest
+    evaluation), each named "fold K:" + its image id, and their pictures.csv rows."""
+    from odhelper.metrics import stored
+    from odhelper.workflows.evaluate import unique_ids
+
+    dataset_folder, run_dir = output.fold(fold)
+    if step is None:
+        latest = run_dir.history.latest()
+        if latest is None:
+            raise OdhelperError(f"{run_dir}: fold {fold} was never evaluated")
+        step = latest["step"]
+    results, _ = stored.load(run_dir.evaluation().detections(step))
+    unique_ids(results)
+    return results, _sources(DatasetDir(dataset_folder), "validate", results, f"fold {fold}:")
 
 
 def _input_fields(options: AuditOptions) -> dict:
