@@ -10,6 +10,8 @@ the top 2N. Pictures are not copied: the XMLs are, beside links to the pictures.
 
     scripts/bench_audit.py --source cards --corrupt 30 --times 5m,10m --keep DIR
     scripts/bench_audit.py --rescore DIR   # the kept folds' detections, ranked again
+    scripts/bench_audit.py --fold-sizes 224,288 --fold-time 200s --rescore DIR
+        # a kept audit's fold 1 trained again at each input side: mAP@0.5 and steps
 """
 from __future__ import annotations
 
@@ -164,6 +166,22 @@ def rescore(work: Path) -> dict:
     return rows
 
 
+def fold_sizes(work: Path, sides: str, budget: str) -> dict:
+    """Train the first kept audit's fold 1 again at each input side, from scratch within
+    `budget`: {side: its final step and validation mAP@0.5}."""
+    dataset = next(work.glob("audit-*/")) / "folds" / "fold-1" / "dataset"
+    rows = {}
+    for side in sides.split(","):
+        run = work / f"fold-1-{side}px"
+        odhelper("run", "-m", "ssd_mobilenet_v2_cpu", "-d", str(dataset), "-r", str(run),
+                 "--time", budget, "--from-scratch", "--eval-every", "1000000", "--no-export",
+                 "--no-report", "--image-size", side, log=work / f"fold-1-{side}px.log")
+        last = json.loads((run / "eval" / "history.jsonl").read_text().splitlines()[-1])
+        rows[f"{side} px"] = {"steps": last["step"], "mAP@0.5": round(
+            last["metrics"]["PascalBoxes_Precision/mAP@0.5IOU"], 3)}
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=sorted(SOURCES), default="cards")
@@ -175,7 +193,15 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the work here")
     parser.add_argument("--rescore", type=Path, help="a --keep folder: rank its audits' "
                         "stored detections again (no training)")
+    parser.add_argument("--fold-sizes", help="with --rescore DIR: train its fold 1 again at "
+                        "each input side (comma-separated) instead of ranking")
+    parser.add_argument("--fold-time", default="200s", help="each --fold-sizes run's budget")
     args = parser.parse_args()
+    if args.rescore and args.fold_sizes:
+        rows = fold_sizes(args.rescore, args.fold_sizes, args.fold_time)
+        for side, row in rows.items():
+            print(f"{side:>8}: {row['steps']:5} steps, mAP@0.5 {row['mAP@0.5']}")
+        return
     if args.rescore:
         _print(rescore(args.rescore), json.loads((args.rescore / "truth.json").read_text()),
                args.rescore.name)

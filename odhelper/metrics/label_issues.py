@@ -10,7 +10,8 @@ boxes with out-of-sample detections and score four kinds of issue, each in [0, 1
 - bad location: a label box with no detection of its class on it, while a detection
   of its class lies near it (IoU > 0 or its centre within the box's size) and no
   other label box of that class explains that detection;
-- overlooked: a confident detection that no label box of any class overlaps;
+- overlooked: a confident detection that no label box of any class overlaps by IoU
+  APART_IOU or more (objects overlap: fanned cards, a crowd);
 - spurious: a label box that no detection of any class supports.
 
 A detection's score is read relative to the model's usual confidence on a real object
@@ -41,6 +42,7 @@ COVER_IOU = 0.5  # a detection on a label box
 LOWEST_SCORE = 0.05  # detections scoring less are ignored
 TYPICAL_FLOOR = 0.05  # the typical confidence of a class is at least this
 PRIOR_WEIGHT = 2.0  # detections' worth of prior (at precision 0.5) in each class's precision
+APART_IOU = 0.2  # a detection overlapping every label box less than this may be another object
 
 
 @dataclass
@@ -180,14 +182,15 @@ def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float
         else:
             candidates.append((unsupported, SPURIOUS, None))
         score, kind, pick = max(candidates, key=lambda c: c[0])
-        if pick is not None:
+        if pick is not None and score > 0:  # it explains this box's issue, if any
             used[pick] = True
         issues.append(Issue(result.image_id, kind, class_name(names, label),
                             class_name(names, classes[pick]) if kind == SWAP else "",
                             _xyxy(label_box), None if pick is None else _xyxy(boxes[pick]),
                             float(score)))
-    touching = (overlaps > 0).any(axis=0) if len(result.gt_boxes) else np.zeros(len(boxes), bool)
-    for pick in np.flatnonzero(~used & ~touching):
+    overlapping = (overlaps >= APART_IOU).any(axis=0) if len(result.gt_boxes) else \
+        np.zeros(len(boxes), bool)
+    for pick in np.flatnonzero(~used & ~overlapping):
         issues.append(Issue(result.image_id, OVERLOOKED, "", class_name(names, classes[pick]),
                             None, _xyxy(boxes[pick]), float(claim[pick])))
     issues.sort(key=lambda issue: -issue.score)

@@ -27,7 +27,8 @@ from odhelper.rundir import AuditDir, RunDir
 
 FOLD_OVERHEAD = 20.0  # seconds of a fold's budget its conversion and start take at least
 FOLD_SMALLEST = 96  # px: the folds' smallest input side
-MULTI_CLASS_FACTOR = 1.4  # the folds' side over a run's when there are several classes
+MULTI_CLASS_FACTOR = 1.8  # the folds' side over a run's when there are several classes
+FEW_STEPS = 300  # a fold's model trained fewer steps than this is weak: said in the log
 
 
 @dataclass
@@ -182,6 +183,10 @@ def _from_folds(options: AuditOptions, output: AuditDir):
             batch_size=options.batch_size, set=list(options.set), seed=options.seed,
             eval_every=10 ** 6, export=False, report=False))
         last = trained.history[-1]["step"] if trained.history else trained.final_step
+        if last < FEW_STEPS:
+            log.warning("Fold %d trained only %d steps at %d px in %.0f s: a model this short "
+                        "ranks poorly (give more --time, or a smaller --image-size)",
+                        fold, last, size, share)
         scored_pictures, scored_sources = fold_results(output, fold, last)
         sources.update(scored_sources)
         results += scored_pictures
