@@ -125,6 +125,10 @@ class DatasetSummary:
     def class_ids(self) -> dict[str, int]:
         return {str(c["name"]): int(c["id"]) for c in self.classes}
 
+    @property
+    def class_names(self) -> dict[int, str]:
+        return {number: name for name, number in self.class_ids.items()}
+
     def identity(self) -> DatasetIdentity:
         return DatasetIdentity(self.name, self.class_ids,
                                {side: _held_out_digest(self, side) for side in HELD_OUT

@@ -158,8 +158,7 @@ def rescore(work: Path) -> dict:
             scored, scored_sources = fold_results(folder, fold)
             results += scored
             sources.update(scored_sources)
-        class_ids = DatasetDir(folder.fold(1)[0]).summary(check_shards=False).class_ids
-        names = {number: name for name, number in class_ids.items()}
+        names = DatasetDir(folder.fold(1)[0]).summary(check_shards=False).class_names
         ranked = label_issues.rank(results, names)
         csv_path = write_csv(ranked, sources, work / f"rescored-{out.name}.csv")
         rows[out.name.removeprefix("audit-")] = scores(csv_path, truth, work / "data")
@@ -169,6 +168,9 @@ def rescore(work: Path) -> dict:
 def fold_sizes(work: Path, sides: str, budget: str) -> dict:
     """Train the first kept audit's fold 1 again at each input side, from scratch within
     `budget`: {side: its final step and validation mAP@0.5}."""
+    from odhelper.constants import PASCAL_MAP50
+    from odhelper.rundir import RunDir
+
     dataset = next(work.glob("audit-*/")) / "folds" / "fold-1" / "dataset"
     rows = {}
     for side in sides.split(","):
@@ -176,9 +178,9 @@ def fold_sizes(work: Path, sides: str, budget: str) -> dict:
         odhelper("run", "-m", "ssd_mobilenet_v2_cpu", "-d", str(dataset), "-r", str(run),
                  "--time", budget, "--from-scratch", "--eval-every", "1000000", "--no-export",
                  "--no-report", "--image-size", side, log=work / f"fold-1-{side}px.log")
-        last = json.loads((run / "eval" / "history.jsonl").read_text().splitlines()[-1])
-        rows[f"{side} px"] = {"steps": last["step"], "mAP@0.5": round(
-            last["metrics"]["PascalBoxes_Precision/mAP@0.5IOU"], 3)}
+        last = RunDir(run).history.latest()
+        rows[f"{side} px"] = {"steps": last["step"],
+                              "mAP@0.5": round(last["metrics"][PASCAL_MAP50], 3)}
     return rows
 
 

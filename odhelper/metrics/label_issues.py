@@ -188,8 +188,7 @@ def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float
                             class_name(names, classes[pick]) if kind == SWAP else "",
                             _xyxy(label_box), None if pick is None else _xyxy(boxes[pick]),
                             float(score)))
-    overlapping = (overlaps >= APART_IOU).any(axis=0) if len(result.gt_boxes) else \
-        np.zeros(len(boxes), bool)
+    overlapping = (overlaps >= APART_IOU).any(axis=0)  # none when there is no label box
     for pick in np.flatnonzero(~used & ~overlapping):
         issues.append(Issue(result.image_id, OVERLOOKED, "", class_name(names, classes[pick]),
                             None, _xyxy(boxes[pick]), float(claim[pick])))

@@ -64,8 +64,7 @@ def _audit(options: AuditOptions, output: AuditDir) -> AuditResult:
         results, sources, scored = _from_run(run_dir, dataset)
     else:
         results, sources, scored, found, dataset = _from_folds(options, output)
-    names = {number: name for name, number in dataset.summary(check_shards=False)
-             .class_ids.items()}
+    names = dataset.summary(check_shards=False).class_names
     ranked = label_issues.rank(results, names)
     log.info("Scored %d pictures (%s)", len(results), scored)
     _log_top(ranked, sources, options.top)
