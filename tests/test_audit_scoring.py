@@ -69,6 +69,22 @@ def test_scores_are_relative_to_the_models_usual_confidence_and_capped_by_its_pr
     assert ranked[0].score == pytest.approx(1 / 3)  # (5 of 16 on a box + 1) / (16 + 2), not 0.5
 
 
+def test_a_swap_joins_its_claim_and_its_doubt_as_one_error_not_two():
+    """The model calls the dog-labelled box a cat at its usual score (claim 0.5) and finds
+    a dog there at a quarter of a dog's usual score (support 0.4, doubt 0.6): the swap
+    scores their geometric mean, and ranks above an overlooked cat claimed at 0.5; a
+    product (0.3) would rank a half-doubted swap below every sure single claim."""
+    results = [_clean(f"clean-{i}.jpg") for i in range(6)] + [
+        _picture("swap.jpg", [(CAT, 2), (DOG, 2)], [(CAT, 1, 0.6), (CAT, 2, 0.125),
+                                                     (DOG, 2, 0.5)]),
+        _picture("forgot.jpg", [(DOG, 2)], [(CAT, 1, 0.6), (DOG, 2, 0.5)])]
+    ranked = li.rank(results, NAMES)
+    assert [p.picture for p in ranked[:2]] == ["swap.jpg", "forgot.jpg"]
+    assert (ranked[0].issues[0].kind, ranked[0].issues[0].suggested) == (li.SWAP, "cat")
+    assert ranked[0].score == pytest.approx((0.5 * 0.6) ** 0.5)
+    assert ranked[1].score == pytest.approx(0.5)
+
+
 def test_an_unboxed_object_overlapping_a_boxed_one_is_overlooked_but_a_part_of_it_is_not():
     """Fanned cards: the forgotten card's detection overlaps its boxed neighbour (IoU
     0.11) and still ranks as overlooked; a detection of the boxed card's left part (IoU

@@ -22,9 +22,10 @@ overlooked object) counts at most as much as the model's own precision at its sc
 measured on the scored pictures themselves (most of their boxes are right): of the
 detections of its class scoring at least as much, the share that lie on a label box of
 that class. A weak model's background detections at 0.3 then count for little when
-most of its 0.3 detections are wrong. A label box without support counts as much as
-the model's recall of its class makes a missing detection telling. A picture scores
-its worst issue.
+most of its 0.3 detections are wrong. A swap or a bad location joins that claim with
+the doubt about the label (the label's class not found on its box) by their geometric
+mean. A label box without support counts as much as the model's recall of its class
+makes a missing detection telling. A picture scores its worst issue.
 """
 from __future__ import annotations
 
@@ -144,6 +145,13 @@ def _support(value: float) -> float:
     return min(1.0, 2.0 * value)
 
 
+def _both(claim: float, doubt: float) -> float:
+    """A claim elsewhere and the doubt about the label are two views of one error, not
+    two independent ones: their geometric mean keeps the issue on the scale of a single
+    claim (an overlooked object's), and is 0 when either is 0."""
+    return float(np.sqrt(claim * doubt))
+
+
 def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float]],
                    precision: Precision, names: Mapping[int, str]) -> PictureIssues:
     """Every issue of one picture (at most one per label box, one per detection)."""
@@ -168,7 +176,7 @@ def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float
         other = covering & ~same
         if other.any():
             pick = int(np.flatnonzero(other)[np.argmax(claim[other])])
-            candidates.append((claim[pick] * (1.0 - on_label), SWAP, pick))
+            candidates.append((_both(claim[pick], 1.0 - on_label), SWAP, pick))
         free = same & ~covering & ~explained.any(axis=0)
         nearby = free & ((overlaps[row] > 0) | _near(label_box, boxes)) if len(boxes) else free
         near_support = relative * np.minimum(1.0, overlaps[row] / COVER_IOU)
@@ -177,8 +185,8 @@ def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float
         if nearby.any():  # the box is likely the object's displaced box, not a ghost
             away = claim * (1.0 - overlaps[row] / COVER_IOU)
             pick = int(np.flatnonzero(nearby)[np.argmax(away[nearby])])
-            candidates.append((max(away[pick] * (1.0 - on_label), unsupported), LOCATION,
-                               pick))
+            candidates.append((max(_both(away[pick], 1.0 - on_label), unsupported),
+                               LOCATION, pick))
         else:
             candidates.append((unsupported, SPURIOUS, None))
         score, kind, pick = max(candidates, key=lambda c: c[0])
