@@ -169,13 +169,14 @@ def fold_sizes(work: Path, sides: str, budget: str) -> dict:
     """Train the first kept audit's fold 1 again at each input side, from scratch within
     `budget`: {side: its final step and validation mAP@0.5}."""
     from odhelper.constants import PASCAL_MAP50
-    from odhelper.rundir import RunDir
+    from odhelper.options.audit import DEFAULT_MODEL
+    from odhelper.rundir import AuditDir, RunDir
 
-    dataset = next(work.glob("audit-*/")) / "folds" / "fold-1" / "dataset"
+    dataset = AuditDir(next(work.glob("audit-*/"))).fold(1)[0]
     rows = {}
     for side in sides.split(","):
         run = work / f"fold-1-{side}px"
-        odhelper("run", "-m", "ssd_mobilenet_v2_cpu", "-d", str(dataset), "-r", str(run),
+        odhelper("run", "-m", DEFAULT_MODEL, "-d", str(dataset), "-r", str(run),
                  "--time", budget, "--from-scratch", "--eval-every", "1000000", "--no-export",
                  "--no-report", "--image-size", side, log=work / f"fold-1-{side}px.log")
         last = RunDir(run).history.latest()

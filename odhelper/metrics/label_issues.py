@@ -171,12 +171,13 @@ def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float
         same, covering = classes == label, overlaps[row] >= COVER_IOU
         on_label = _support(float(relative[covering & same].max())) \
             if (covering & same).any() else 0.0
+        doubt = 1.0 - on_label  # the label's class not found on its box
         used |= covering  # a detection on a label box is never "overlooked"
         candidates = []
         other = covering & ~same
         if other.any():
             pick = int(np.flatnonzero(other)[np.argmax(claim[other])])
-            candidates.append((_both(claim[pick], 1.0 - on_label), SWAP, pick))
+            candidates.append((_both(claim[pick], doubt), SWAP, pick))
         free = same & ~covering & ~explained.any(axis=0)
         nearby = free & ((overlaps[row] > 0) | _near(label_box, boxes)) if len(boxes) else free
         near_support = relative * np.minimum(1.0, overlaps[row] / COVER_IOU)
@@ -185,8 +186,7 @@ def picture_issues(result: ImageResult, typical: Mapping[int, tuple[float, float
         if nearby.any():  # the box is likely the object's displaced box, not a ghost
             away = claim * (1.0 - overlaps[row] / COVER_IOU)
             pick = int(np.flatnonzero(nearby)[np.argmax(away[nearby])])
-            candidates.append((max(_both(away[pick], 1.0 - on_label), unsupported),
-                               LOCATION, pick))
+            candidates.append((max(_both(away[pick], doubt), unsupported), LOCATION, pick))
         else:
             candidates.append((unsupported, SPURIOUS, None))
         score, kind, pick = max(candidates, key=lambda c: c[0])
